@@ -1,14 +1,19 @@
-"""Database set-up: the Tortoise configuration, start-up and migrations."""
+"""Database set-up: the Tortoise configuration, start-up, migrations and probes."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from typing import Any
 
-from tortoise import Tortoise
+from tortoise import Tortoise, connections
 from tortoise.migrations.api import migrate
 
 MODELS_APP = "models"
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database did not answer; the message says where we tried."""
 
 
 def tortoise_config(database_url: str) -> dict[str, Any]:
@@ -30,16 +35,36 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
 TORTOISE_ORM = tortoise_config(os.environ.get("OPSWATCH_DATABASE_URL", "sqlite://:memory:"))
 
 
+def describe(database_url: str) -> str:
+    """The URL without its password, for messages."""
+    scheme, _, rest = database_url.partition("://")
+    if "@" in rest:
+        rest = rest.split("@", 1)[1]
+    return f"{scheme}://{rest}"
+
+
 async def upgrade(database_url: str) -> None:
-    """Apply every pending migration; safe to run again and from several processes in turn."""
+    """Apply every pending migration; safe to run again."""
     try:
         await migrate(config=tortoise_config(database_url))
+    except (TimeoutError, OSError) as error:
+        raise DatabaseUnavailable(f"cannot reach {describe(database_url)}: {error}") from error
     finally:
         await Tortoise.close_connections()
 
 
 async def connect(database_url: str) -> None:
-    await Tortoise.init(config=tortoise_config(database_url))
+    try:
+        # The lifespan runs in its own task; requests must find the same connections.
+        await Tortoise.init(config=tortoise_config(database_url), _enable_global_fallback=True)
+        await ping(timeout=10)
+    except (TimeoutError, OSError) as error:
+        await Tortoise.close_connections()
+        raise DatabaseUnavailable(f"cannot reach {describe(database_url)}: {error}") from error
+
+
+async def ping(timeout: float = 2.0) -> None:
+    await asyncio.wait_for(connections.get("default").execute_query("SELECT 1"), timeout)
 
 
 async def disconnect() -> None:

@@ -33,8 +33,8 @@ class Alert(Entity):
     status = fields.CharEnumField(AlertStatus, max_length=16, default=AlertStatus.FIRING)
     source = fields.CharField(max_length=200, default="")
     source_format = fields.CharEnumField(AlertSourceFormat, max_length=16)
-    labels: dict = fields.JSONField(default=dict)  # type: ignore[assignment]
-    annotations: dict = fields.JSONField(default=dict)  # type: ignore[assignment]
+    labels: dict = fields.JSONField(default=dict)
+    annotations: dict = fields.JSONField(default=dict)
     runbook_url = fields.CharField(max_length=2000, null=True)
     group_key = fields.TextField(null=True)
     generator_url = fields.CharField(max_length=2000, null=True)
@@ -66,13 +66,11 @@ class Alert(Entity):
     )
     resolved_at = fields.DatetimeField(null=True)
     resolution_notes = fields.TextField(null=True)
-    agent_metadata: dict | None = fields.JSONField(null=True)  # type: ignore[assignment]
+    agent_metadata: dict | None = fields.JSONField(null=True)
 
     # Escalation state lives in the row so a scheduler tick can claim due alerts.
-    escalation_policy: fields.ForeignKeyNullableRelation[EscalationPolicy] = (
-        fields.ForeignKeyField(
-            "models.EscalationPolicy", related_name="alerts", null=True, on_delete=fields.SET_NULL
-        )
+    escalation_policy: fields.ForeignKeyNullableRelation[EscalationPolicy] = fields.ForeignKeyField(
+        "models.EscalationPolicy", related_name="alerts", null=True, on_delete=fields.SET_NULL
     )
     escalation_state = fields.CharEnumField(
         EscalationState, max_length=16, default=EscalationState.NONE
@@ -111,8 +109,8 @@ class AlertEvent(Entity):
     fingerprint = fields.CharField(max_length=255)
     status = fields.CharEnumField(AlertStatus, max_length=16)
     # The normalised event the pipeline consumes, and (payload) what the sender sent.
-    normalized: dict = fields.JSONField()  # type: ignore[assignment]
-    payload: dict = fields.JSONField()  # type: ignore[assignment]
+    normalized: dict = fields.JSONField()
+    payload: dict = fields.JSONField()
     received_at = fields.DatetimeField()
     processed_at = fields.DatetimeField(null=True)
     attempts = fields.IntField(default=0)

@@ -22,7 +22,7 @@ class AuditColumns(Model):
     target_type = fields.CharField(max_length=32, null=True)
     target_id = fields.CharField(max_length=64, null=True)
     source = fields.CharField(max_length=16)
-    data: dict = fields.JSONField(default=dict)  # type: ignore[assignment]
+    data: dict = fields.JSONField(default=dict)
     created_at = fields.DatetimeField()
 
     class Meta:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     ADMIN = "admin"
     RESPONDER = "responder"
     VIEWER = "viewer"
@@ -15,7 +15,7 @@ class Role(str, Enum):
         return order.index(self) >= order.index(needed)
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     CRITICAL = "critical"
     HIGH = "high"
     WARNING = "warning"
@@ -28,52 +28,52 @@ class Severity(str, Enum):
         return {"critical": 4, "high": 3, "warning": 2, "low": 1, "info": 0}[self.value]
 
 
-class AlertStatus(str, Enum):
+class AlertStatus(StrEnum):
     FIRING = "firing"
     ACKNOWLEDGED = "acknowledged"
     RESOLVED = "resolved"
 
 
-class AlertSourceFormat(str, Enum):
+class AlertSourceFormat(StrEnum):
     ALERTMANAGER = "alertmanager"
     KEEP = "keep"
     GENERIC = "generic"
     AGENT = "agent"
 
 
-class EscalationState(str, Enum):
+class EscalationState(StrEnum):
     NONE = "none"
     ACTIVE = "active"
     STOPPED = "stopped"
     EXHAUSTED = "exhausted"
 
 
-class IncidentStatus(str, Enum):
+class IncidentStatus(StrEnum):
     OPEN = "open"
     INVESTIGATING = "investigating"
     RESOLVED = "resolved"
 
 
-class IncidentSource(str, Enum):
+class IncidentSource(StrEnum):
     MANUAL = "manual"
     SLACK = "slack"
     AGENT = "agent"
     PROMOTION = "promotion"
 
 
-class RosterKind(str, Enum):
+class RosterKind(StrEnum):
     STANDARD = "standard"
     FOLLOW_THE_SUN = "follow_the_sun"
 
 
-class Channel(str, Enum):
+class Channel(StrEnum):
     SLACK_DM = "slack_dm"
     SMS = "sms"
     PHONE = "phone"
     SLACK_CHANNEL = "slack_channel"
 
 
-class DeliveryStatus(str, Enum):
+class DeliveryStatus(StrEnum):
     PENDING = "pending"
     QUEUED = "queued"
     SENT = "sent"
@@ -85,7 +85,7 @@ class DeliveryStatus(str, Enum):
     UNKNOWN = "unknown"
 
 
-class ActorType(str, Enum):
+class ActorType(StrEnum):
     USER = "user"
     API_KEY = "api_key"
     SLACK_USER = "slack_user"

@@ -36,7 +36,7 @@ class EscalationTier(Entity):
     )
     position = fields.IntField()
     delay_minutes = fields.IntField(default=0)
-    channels: list = fields.JSONField(default=list)  # type: ignore[assignment]
+    channels: list = fields.JSONField(default=list)
     rosters: fields.ManyToManyRelation[Roster] = fields.ManyToManyField(
         "models.Roster", related_name="escalation_tiers", through="escalation_tier_roster"
     )
@@ -96,7 +96,7 @@ class Notification(Entity):
     kind = fields.CharField(max_length=64)
     channel = fields.CharEnumField(Channel, max_length=16)
     text = fields.TextField()
-    payload: dict = fields.JSONField(default=dict)  # type: ignore[assignment]
+    payload: dict = fields.JSONField(default=dict)
     status = fields.CharEnumField(DeliveryStatus, max_length=16, default=DeliveryStatus.PENDING)
     provider_ref = fields.CharField(max_length=128, null=True)
     error = fields.TextField(null=True)

@@ -23,14 +23,14 @@ class Incident(Entity):
     summary = fields.TextField(default="")
     root_cause = fields.TextField(null=True)
     solution = fields.TextField(null=True)
-    tags: list = fields.JSONField(default=list)  # type: ignore[assignment]
+    tags: list = fields.JSONField(default=list)
     # {"alertname": "...", "labels": {"namespace": "customer-api"}}: makes this
     # incident the "Known Solution" of future alerts that match.
-    match_rule: dict | None = fields.JSONField(null=True)  # type: ignore[assignment]
+    match_rule: dict | None = fields.JSONField(null=True)
     source = fields.CharEnumField(IncidentSource, max_length=16, default=IncidentSource.MANUAL)
     # Agent knowledge is one entry per fingerprint; NULLs never collide.
     agent_fingerprint = fields.CharField(max_length=255, null=True)
-    agent_metadata: dict | None = fields.JSONField(null=True)  # type: ignore[assignment]
+    agent_metadata: dict | None = fields.JSONField(null=True)
     occurrences = fields.IntField(default=1)
     commander: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="commanded_incidents", null=True, on_delete=fields.SET_NULL
@@ -73,8 +73,8 @@ class Runbook(Entity):
     title = fields.CharField(max_length=500)
     slug = fields.CharField(max_length=200)
     body = fields.TextField(default="")
-    tags: list = fields.JSONField(default=list)  # type: ignore[assignment]
-    alertnames: list = fields.JSONField(default=list)  # type: ignore[assignment]
+    tags: list = fields.JSONField(default=list)
+    alertnames: list = fields.JSONField(default=list)
     services: fields.ManyToManyRelation[Service] = fields.ManyToManyField(
         "models.Service", related_name="runbooks", through="runbook_service"
     )

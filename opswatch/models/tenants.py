@@ -10,8 +10,8 @@ from opswatch.models.base import Entity
 from opswatch.models.enums import Role
 
 if TYPE_CHECKING:
-    from opswatch.models.rosters import Roster
     from opswatch.models.escalation import EscalationPolicy
+    from opswatch.models.rosters import Roster
 
 
 class Tenant(Entity):
@@ -19,7 +19,7 @@ class Tenant(Entity):
     slug = fields.CharField(max_length=64, unique=True)
     # Non-secret settings: severity mapping, default time zone, retention days,
     # Slack alert channel, telephony provider and from-number.
-    settings: dict = fields.JSONField(default=dict)  # type: ignore[assignment]
+    settings: dict = fields.JSONField(default=dict)
     # Fernet-encrypted JSON of credentials (bot token, Twilio/Vonage secrets).
     secrets_encrypted = fields.TextField(null=True)
     slack_team_id = fields.CharField(max_length=32, unique=True, null=True)
@@ -37,7 +37,7 @@ class ApiKey(Entity):
     prefix = fields.CharField(max_length=16, unique=True)
     key_hash = fields.CharField(max_length=64)
     # Dotted paths into arbitrary JSON for the generic webhook, e.g. {"title": "alert.name"}.
-    field_map: dict = fields.JSONField(default=dict)  # type: ignore[assignment]
+    field_map: dict = fields.JSONField(default=dict)
     rate_limit_per_minute = fields.IntField(null=True)
     last_used_at = fields.DatetimeField(null=True)
     revoked_at = fields.DatetimeField(null=True)
@@ -94,13 +94,11 @@ class Service(Entity):
     roster: fields.ForeignKeyNullableRelation[Roster] = fields.ForeignKeyField(
         "models.Roster", related_name="services", null=True, on_delete=fields.SET_NULL
     )
-    escalation_policy: fields.ForeignKeyNullableRelation[EscalationPolicy] = (
-        fields.ForeignKeyField(
-            "models.EscalationPolicy",
-            related_name="services",
-            null=True,
-            on_delete=fields.SET_NULL,
-        )
+    escalation_policy: fields.ForeignKeyNullableRelation[EscalationPolicy] = fields.ForeignKeyField(
+        "models.EscalationPolicy",
+        related_name="services",
+        null=True,
+        on_delete=fields.SET_NULL,
     )
     slack_channel = fields.CharField(max_length=64, null=True)
     updated_at = fields.DatetimeField(auto_now=True)

@@ -1,0 +1,150 @@
+"""Process commands: serve (embedded), api, worker, scheduler, and db upgrade."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import threading
+from typing import Any
+
+from opswatch import db
+from opswatch.cli.output import CommandError, run_with_database
+from opswatch.config import Settings, load_settings
+
+log = logging.getLogger("opswatch")
+
+
+def add_commands(commands: Any) -> None:
+    serve = commands.add_parser("serve", help="everything in one process (embedded shape)")
+    _listen_flags(serve)
+    serve.add_argument("--demo", action="store_true", help="seed and print the demo tenant")
+    serve.set_defaults(handler=serve_command)
+
+    api = commands.add_parser("api", help="the HTTP/GraphQL API (production shape)")
+    _listen_flags(api)
+    api.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    api.set_defaults(handler=api_command)
+
+    worker = commands.add_parser("worker", help="run background jobs from Redis")
+    worker.add_argument("--threads", type=int, default=8, help="concurrent jobs")
+    worker.add_argument("--queues", nargs="*", help="only these queues")
+    worker.set_defaults(handler=worker_command)
+
+    scheduler = commands.add_parser("scheduler", help="enqueue periodic ticks (safe with two)")
+    scheduler.set_defaults(handler=scheduler_command)
+
+    database = commands.add_parser("db", help="database").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    upgrade = database.add_parser("upgrade", help="apply pending migrations")
+    upgrade.set_defaults(handler=db_upgrade_command)
+
+
+def _listen_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", help="default: OPSWATCH_HOST or 127.0.0.1")
+    parser.add_argument("--port", type=int, help="default: OPSWATCH_PORT or 8000")
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+def _upgrade(settings: Settings) -> None:
+    try:
+        asyncio.run(db.upgrade(settings.database_url))
+    except db.DatabaseUnavailable as error:
+        raise CommandError(str(error), exit_code=1) from None
+
+
+def db_upgrade_command(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    _upgrade(settings)
+    print(f"database {db.describe(settings.database_url)} is up to date")
+    return 0
+
+
+def serve_command(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    _configure_logging()
+    settings = load_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    _upgrade(settings)
+    host = args.host or settings.host
+    port = args.port or settings.port
+    if args.demo:
+        from opswatch.demo import banner, seed_demo
+
+        async def seed(current: Settings) -> Any:
+            return await seed_demo(current.data_dir)
+
+        credentials = run_with_database(seed)
+        print(banner(credentials, f"http://{host}:{port}"), flush=True)
+    uvicorn.run("opswatch.http.asgi:app", host=host, port=port, log_level="info")
+    return 0
+
+
+def api_command(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    _configure_logging()
+    settings = load_settings()
+    uvicorn.run(
+        "opswatch.http.asgi:app",
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        workers=args.workers,
+        proxy_headers=True,
+        log_level="info",
+    )
+    return 0
+
+
+def worker_command(args: argparse.Namespace) -> int:
+    import dramatiq
+
+    from tasks.broker import build_broker
+
+    _configure_logging()
+    settings = load_settings()
+    if settings.redis_url is None:
+        raise CommandError("OPSWATCH_REDIS_URL: the worker needs Redis (serve runs jobs itself)")
+    broker = build_broker(settings)
+    worker = dramatiq.Worker(broker, worker_threads=args.threads, queues=args.queues or None)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    worker.start()
+    log.info("worker running %d jobs on %d threads", len(broker.actors), args.threads)
+    stop.wait()
+    log.info("worker stopping")
+    worker.stop()
+    broker.close()
+    return 0
+
+
+def scheduler_command(args: argparse.Namespace) -> int:
+    from opswatch import runtime
+    from tasks.scheduler import Scheduler
+
+    _configure_logging()
+    settings = load_settings()
+
+    async def main() -> None:
+        try:
+            await db.connect(settings.database_url)
+        except db.DatabaseUnavailable as error:
+            raise CommandError(str(error), exit_code=1) from None
+        current = runtime.build(settings)
+        runtime.install(current)
+        scheduler = Scheduler()
+        log.info("scheduler %s started", scheduler.holder)
+        try:
+            await scheduler.run_forever()
+        finally:
+            await db.disconnect()
+
+    asyncio.run(main())
+    return 0

@@ -1,0 +1,76 @@
+"""The Starlette application factory."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route, WebSocketRoute
+
+from opswatch import db, runtime
+from opswatch.config import Settings
+from opswatch.errors import OpsWatchError
+from opswatch.http.graphql import graphql_app
+from opswatch.http.health import healthz, metrics, readyz
+from opswatch.http.metrics import MetricsMiddleware
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: Settings, *, connect_database: bool = True, run_scheduler: bool | None = None
+) -> Starlette:
+    """Build the app. ``run_scheduler`` defaults to the embedded shape, where this one
+    process also runs the periodic ticks; in production ``opswatch scheduler`` does."""
+    scheduler_wanted = settings.embedded if run_scheduler is None else run_scheduler
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if connect_database:
+            await db.connect(settings.database_url)
+        current = runtime.build(settings)
+        runtime.install(current)
+        await current.queue.start()
+        await current.events.start()
+        scheduler: asyncio.Task[None] | None = None
+        if scheduler_wanted:
+            from tasks.scheduler import Scheduler
+
+            scheduler = asyncio.get_running_loop().create_task(Scheduler().run_forever())
+        try:
+            yield
+        finally:
+            if scheduler is not None:
+                scheduler.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await scheduler
+            await current.queue.stop()
+            await current.events.stop()
+            if connect_database:
+                await db.disconnect()
+
+    graphql = graphql_app(graphiql=settings.embedded)
+    routes = [
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", metrics),
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
+    ]
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(MetricsMiddleware)],
+        exception_handlers={OpsWatchError: _opswatch_error},
+        lifespan=lifespan,
+    )
+
+
+async def _opswatch_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, OpsWatchError)
+    return JSONResponse({"error": error.as_dict()}, status_code=error.http_status)

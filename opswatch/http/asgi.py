@@ -1,0 +1,6 @@
+"""ASGI entry point for uvicorn (``opswatch.http.asgi:app``), configured from the environment."""
+
+from opswatch.config import load_settings
+from opswatch.http.app import create_app
+
+app = create_app(load_settings())

@@ -1,0 +1,121 @@
+"""API keys: how monitoring systems authenticate to a tenant's webhooks."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from tortoise.transactions import in_transaction
+
+from opswatch import validation
+from opswatch.audit.actor import Actor
+from opswatch.audit.log import record
+from opswatch.crypto import credential_matches, credential_prefix, issue_credential
+from opswatch.errors import InvalidInput, NotFound
+from opswatch.models import ApiKey, Tenant
+
+KEY_KIND = "k"
+
+
+@dataclass(frozen=True)
+class CreatedApiKey:
+    api_key: ApiKey
+    clear: str  # shown once; only its hash is stored
+
+
+def check_field_map(field_map: Any) -> dict[str, str]:
+    """A field map sends our field names to dotted paths into the sender's JSON."""
+    if not isinstance(field_map, dict):
+        raise InvalidInput("field_map must be a JSON object", field="field_map")
+    checked: dict[str, str] = {}
+    for target, path in field_map.items():
+        if not isinstance(target, str) or not target:
+            raise InvalidInput("field_map keys must be field names", field="field_map")
+        if not isinstance(path, str) or not path or any(not part for part in path.split(".")):
+            raise InvalidInput(
+                f"field_map.{target} must be a dotted path like 'alert.name'",
+                field=f"field_map.{target}",
+            )
+        checked[target] = path
+    return checked
+
+
+async def create_api_key(
+    *,
+    tenant: Tenant,
+    name: str,
+    actor: Actor,
+    field_map: dict[str, Any] | None = None,
+    rate_limit_per_minute: int | None = None,
+) -> CreatedApiKey:
+    name = validation.required_text("name", name, max_length=200)
+    mapping = check_field_map(field_map or {})
+    if rate_limit_per_minute is not None and rate_limit_per_minute < 1:
+        raise InvalidInput(
+            "rate_limit_per_minute must be at least 1", field="rate_limit_per_minute"
+        )
+    issued = issue_credential(KEY_KIND)
+    async with in_transaction() as connection:
+        api_key = await ApiKey.create(
+            tenant=tenant,
+            name=name,
+            prefix=issued.prefix,
+            key_hash=issued.digest,
+            field_map=mapping,
+            rate_limit_per_minute=rate_limit_per_minute,
+            using_db=connection,
+        )
+        await record(
+            tenant_id=tenant.id,
+            actor=actor,
+            action="apikey.created",
+            target_type="api_key",
+            target_id=api_key.id,
+            data={"name": name, "prefix": issued.prefix},
+            connection=connection,
+        )
+    return CreatedApiKey(api_key=api_key, clear=issued.clear)
+
+
+async def list_api_keys(*, tenant: Tenant) -> list[ApiKey]:
+    return await ApiKey.filter(tenant=tenant).order_by("created_at")
+
+
+async def revoke_api_key(*, tenant: Tenant, key_id: str, actor: Actor) -> ApiKey:
+    """Revoke by id or prefix; revoking twice keeps the first revocation time."""
+    query = ApiKey.filter(tenant=tenant)
+    try:
+        api_key = await query.get_or_none(id=uuid.UUID(key_id))
+    except ValueError:
+        api_key = await query.get_or_none(prefix=key_id)
+    if api_key is None:
+        raise NotFound(f"no API key {key_id!r} in this tenant", field="key")
+    if api_key.revoked_at is None:
+        async with in_transaction() as connection:
+            api_key.revoked_at = datetime.now(UTC)
+            await api_key.save(update_fields=["revoked_at"], using_db=connection)
+            await record(
+                tenant_id=tenant.id,
+                actor=actor,
+                action="apikey.revoked",
+                target_type="api_key",
+                target_id=api_key.id,
+                data={"prefix": api_key.prefix},
+                connection=connection,
+            )
+    return api_key
+
+
+async def authenticate_api_key(clear: str) -> ApiKey | None:
+    """The live key (with its tenant) for a presented key, or None; never says why."""
+    prefix = credential_prefix(clear, KEY_KIND)
+    if prefix is None:
+        return None
+    api_key = await ApiKey.get_or_none(prefix=prefix).select_related("tenant")
+    if api_key is None or api_key.revoked_at is not None:
+        return None
+    if not credential_matches(clear, api_key.key_hash):
+        return None
+    return api_key

@@ -1,0 +1,1 @@
+"""GraphQL resolvers, one module per domain, and the per-request DataLoaders."""

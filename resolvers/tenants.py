@@ -1,0 +1,81 @@
+"""Resolvers of the tenants domain."""
+
+from __future__ import annotations
+
+import strawberry
+
+from opswatch import models
+from opswatch.errors import NotFound
+from opswatch.tenants import services as service_ops
+from opswatch.tenants import users as user_ops
+from resolvers.context import Info
+from resolvers.ids import parse_id
+from schema.tenants import Service, ServiceInput, Tenant, User, UserInput, Viewer
+
+
+async def viewer(info: Info) -> Viewer:
+    principal = info.context.viewer()
+    user = principal.user
+    assert user is not None
+    return Viewer(
+        id=User.from_model(user).id,
+        name=user.name,
+        email=user.email,
+        role=User.from_model(user).role,
+        timezone=user.timezone,
+        tenant=Tenant.from_model(principal.tenant),
+    )
+
+
+async def users(info: Info) -> list[User]:
+    principal = info.context.viewer()
+    rows = await models.User.filter(tenant=principal.tenant).order_by("name").limit(1000)
+    return [User.from_model(row) for row in rows]
+
+
+async def services(info: Info) -> list[Service]:
+    principal = info.context.viewer()
+    rows = await models.Service.filter(tenant=principal.tenant).order_by("name").limit(1000)
+    return [Service.from_model(row) for row in rows]
+
+
+async def user(info: Info, id: strawberry.ID) -> User | None:
+    info.context.viewer()
+    try:
+        row = await info.context.loaders.user.load(parse_id(id))
+    except NotFound:
+        return None
+    return User.from_model(row) if row else None
+
+
+async def create_user(info: Info, input: UserInput) -> User:
+    principal = info.context.viewer(models.Role.ADMIN)
+    created = await user_ops.create_user(
+        tenant=principal.tenant,
+        name=input.name,
+        email=input.email,
+        role=input.role.to_model(),
+        phone=input.phone,
+        timezone=input.timezone,
+        slack_user_id=input.slack_user_id,
+        actor=principal.actor("graphql"),
+        with_token=False,
+    )
+    return User.from_model(created.user)
+
+
+async def create_service(info: Info, input: ServiceInput) -> Service:
+    principal = info.context.viewer(models.Role.ADMIN)
+    service = await service_ops.create_service(
+        tenant=principal.tenant,
+        name=input.name,
+        cluster=input.cluster,
+        namespace=input.namespace,
+        roster_id=str(input.roster_id) if input.roster_id else None,
+        escalation_policy_id=str(input.escalation_policy_id)
+        if input.escalation_policy_id
+        else None,
+        slack_channel=input.slack_channel,
+        actor=principal.actor("graphql"),
+    )
+    return Service.from_model(service)

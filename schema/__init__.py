@@ -1,0 +1,1 @@
+"""Strawberry GraphQL types; ``schema.schema`` assembles them, ``schema.graphql`` is the SDL."""

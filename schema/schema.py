@@ -1,0 +1,43 @@
+"""The assembled schema: one Query, Mutation and Subscription composed from the domains."""
+
+from __future__ import annotations
+
+import strawberry
+from graphql.error import GraphQLError
+from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+
+from opswatch.errors import OpsWatchError
+from resolvers import tenants as tenant_resolvers
+from schema.tenants import Service, User, Viewer
+
+
+@strawberry.type
+class Query:
+    viewer: Viewer = strawberry.field(resolver=tenant_resolvers.viewer)
+    users: list[User] = strawberry.field(resolver=tenant_resolvers.users)
+    user: User | None = strawberry.field(resolver=tenant_resolvers.user)
+    services: list[Service] = strawberry.field(resolver=tenant_resolvers.services)
+
+
+@strawberry.type
+class Mutation:
+    create_user: User = strawberry.mutation(resolver=tenant_resolvers.create_user)
+    create_service: Service = strawberry.mutation(resolver=tenant_resolvers.create_service)
+
+
+def should_mask(error: GraphQLError) -> bool:
+    """Show what the caller can fix (our errors, validation); hide everything else."""
+    original = error.original_error
+    return original is not None and not isinstance(original, OpsWatchError)
+
+
+schema = strawberry.Schema(
+    query=Query,
+    mutation=Mutation,
+    extensions=[
+        lambda: QueryDepthLimiter(max_depth=10),
+        lambda: MaxTokensLimiter(max_token_count=2000),
+        lambda: MaxAliasesLimiter(max_alias_count=30),
+        lambda: MaskErrors(should_mask_error=should_mask),
+    ],
+)

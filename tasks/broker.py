@@ -1,0 +1,98 @@
+"""Dramatiq on Redis: the broker, its middleware, and the queue adapter.
+
+Async jobs run on the AsyncIO middleware's event loop; Tortoise is initialised
+on that same loop after the worker boots, because its connections belong to
+one loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import dramatiq
+from dramatiq.asyncio import get_event_loop_thread
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.middleware import AsyncIO, Middleware
+
+from opswatch import db, runtime
+from opswatch.config import Settings
+from opswatch.queue.registry import registered_jobs
+
+
+class OpsWatchLifecycle(Middleware):
+    """Connects the database and installs the runtime on the worker's loop."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        loop_thread = get_event_loop_thread()
+        if loop_thread is None:
+            raise RuntimeError("the AsyncIO middleware must come before OpsWatchLifecycle")
+        loop_thread.run_coroutine(self._start(broker))
+
+    def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        loop_thread = get_event_loop_thread()
+        if loop_thread is not None:
+            loop_thread.run_coroutine(self._stop())
+
+    async def _start(self, broker: dramatiq.Broker) -> None:
+        from opswatch.crypto import SecretBox
+
+        await db.connect(self.settings.database_url)
+        events = runtime.build_events(self.settings)
+        await events.start()
+        runtime.install(
+            runtime.Runtime(
+                settings=self.settings,
+                secret_box=SecretBox(self.settings.secret_keys),
+                queue=DramatiqQueue(broker),
+                events=events,
+            )
+        )
+
+    async def _stop(self) -> None:
+        await runtime.current().events.stop()
+        await db.disconnect()
+
+
+def build_broker(settings: Settings, *, namespace: str = "opswatch") -> RedisBroker:
+    assert settings.redis_url is not None
+    broker = RedisBroker(url=settings.redis_url, namespace=namespace)  # type: ignore[no-untyped-call]
+    broker.add_middleware(AsyncIO())
+    broker.add_middleware(OpsWatchLifecycle(settings))
+    for spec in registered_jobs().values():
+        dramatiq.Actor(
+            spec.fn,
+            broker=broker,
+            actor_name=spec.name,
+            queue_name=spec.queue_name,
+            priority=0,
+            options={
+                "max_retries": spec.max_retries,
+                "min_backoff": spec.min_backoff_ms,
+                "max_backoff": spec.max_backoff_ms,
+                "time_limit": spec.time_limit_ms,
+            },
+        )
+    return broker
+
+
+class DramatiqQueue:
+    """Sends jobs to Redis; a worker process (``opswatch worker``) runs them."""
+
+    def __init__(self, broker: dramatiq.Broker) -> None:
+        self.broker = broker
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def enqueue(self, name: str, kwargs: dict[str, Any], *, delay_ms: int = 0) -> None:
+        actor = self.broker.get_actor(name)
+        message = actor.message_with_options(kwargs=kwargs)
+        # The Redis client is synchronous: keep it off the event loop.
+        await asyncio.to_thread(self.broker.enqueue, message, delay=delay_ms or None)
