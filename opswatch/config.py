@@ -25,6 +25,8 @@ class Settings:
     data_dir: Path
     database_url: str
     redis_url: str | None
+    # Prefix of every Redis key (queues, event stream), so deployments can share a Redis.
+    redis_namespace: str
     # First key encrypts; all keys decrypt, so a key can be rotated in.
     secret_keys: tuple[str, ...]
     public_url: str
@@ -76,6 +78,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         data_dir=data_dir,
         database_url=database_url,
         redis_url=redis_url,
+        redis_namespace=get("REDIS_NAMESPACE") or "opswatch",
         secret_keys=secret_keys,
         public_url=public_url,
         slack_signing_secret=get("SLACK_SIGNING_SECRET"),

@@ -44,7 +44,11 @@ def build_events(settings: Settings) -> EventBus:
         return MemoryEventBus(retention=settings.event_retention)
     from opswatch.events.redis import RedisEventBus
 
-    return RedisEventBus(settings.redis_url, retention=settings.event_retention)
+    return RedisEventBus(
+        settings.redis_url,
+        retention=settings.event_retention,
+        stream=f"{settings.redis_namespace}:events",
+    )
 
 
 def build_queue(settings: Settings) -> JobQueue:

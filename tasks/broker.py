@@ -57,9 +57,9 @@ class OpsWatchLifecycle(Middleware):
         await db.disconnect()
 
 
-def build_broker(settings: Settings, *, namespace: str = "opswatch") -> RedisBroker:
+def build_broker(settings: Settings) -> RedisBroker:
     assert settings.redis_url is not None
-    broker = RedisBroker(url=settings.redis_url, namespace=namespace)  # type: ignore[no-untyped-call]
+    broker = RedisBroker(url=settings.redis_url, namespace=settings.redis_namespace)  # type: ignore[no-untyped-call]
     broker.add_middleware(AsyncIO())
     broker.add_middleware(OpsWatchLifecycle(settings))
     for spec in registered_jobs().values():

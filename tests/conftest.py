@@ -8,6 +8,7 @@ suite once per backend in separate pytest processes.
 from __future__ import annotations
 
 import os
+import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -27,6 +28,13 @@ from tests.factories import TenantKit, make_tenant
 BACKEND = os.environ.get("OPSWATCH_TEST_BACKEND", "sqlite")
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 KEEP_TABLES = {"tortoise_migrations"}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def redis_url() -> str | None:
@@ -176,3 +184,26 @@ def redis_client() -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(require_redis())
     yield client
     client.close()
+
+
+@pytest.fixture
+async def live_server(settings: Settings) -> AsyncIterator[str]:
+    """A real uvicorn server on this test loop, with the app's own lifespan."""
+    import asyncio
+
+    import uvicorn
+
+    port = free_port()
+    app = create_app(settings, connect_database=False, run_scheduler=False)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    task = asyncio.get_running_loop().create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    yield f"127.0.0.1:{port}"
+    server.should_exit = True
+    await task
+    runtime.install(None)

@@ -22,7 +22,6 @@ from opswatch.events.base import LiveEvent, Subscription, replay_then_live
 
 log = logging.getLogger(__name__)
 
-STREAM = "opswatch:events"
 REPLAY_LIMIT = 10_000
 
 
@@ -47,13 +46,14 @@ def _decode(entry_id: bytes | str, fields: dict[Any, Any]) -> LiveEvent:
 
 
 class RedisEventBus:
-    def __init__(self, url: str, *, retention: int = 10_000, stream: str = STREAM) -> None:
+    def __init__(self, url: str, *, stream: str, retention: int = 10_000) -> None:
         # Typed as Any: redis-py's stubs describe every reply as a union of all shapes.
         self._redis: Any = aioredis.Redis.from_url(url)
         self._retention = retention
         self._stream = stream
         self._subscriptions: set[Subscription] = set()
         self._reader: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     async def start(self) -> None:
         if self._reader is None:
@@ -62,10 +62,13 @@ class RedisEventBus:
             self._reader = asyncio.get_running_loop().create_task(self._read_forever(last_id))
 
     async def stop(self) -> None:
+        self._stopping.set()
         if self._reader is not None:
+            # redis-py may turn a cancellation inside a blocking read into a
+            # connection error; the flag ends the loop either way.
             self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
+            with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError):
+                await asyncio.wait_for(self._reader, 5)
             self._reader = None
         for subscription in list(self._subscriptions):
             subscription.offer(None)
@@ -108,12 +111,14 @@ class RedisEventBus:
             self._subscriptions.discard(subscription)
 
     async def _read_forever(self, last_id: bytes | str) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
                 batches = await self._redis.xread({self._stream: last_id}, block=1000, count=500)
             except asyncio.CancelledError:
                 raise
             except Exception:
+                if self._stopping.is_set():
+                    return
                 log.exception("reading live events from Redis failed; retrying")
                 await asyncio.sleep(1)
                 continue

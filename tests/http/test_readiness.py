@@ -1,0 +1,71 @@
+"""/readyz reports 503 when the database stops answering, and recovers with it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+
+from tests.conftest import BACKEND, free_port
+
+pytestmark = pytest.mark.skipif(
+    BACKEND != "postgres",
+    reason="an SQLite file is part of the process and cannot become unreachable",
+)
+
+
+async def test_readyz_turns_503_when_postgres_refuses_connections(
+    test_env: dict[str, str], tmp_path: Path
+) -> None:
+    admin_url = os.environ["OPSWATCH_TEST_DATABASE_URL"].replace("postgres://", "postgresql://")
+    name = f"opswatch_ready_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(admin_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    database_url = test_env["OPSWATCH_DATABASE_URL"].rsplit("/", 1)[0] + f"/{name}"
+    env = {**os.environ, **test_env, "OPSWATCH_DATABASE_URL": database_url}
+    port = free_port()
+    opswatch = str(Path(sys.executable).parent / "opswatch")
+    server = subprocess.Popen(
+        [opswatch, "api", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            for _ in range(200):
+                try:
+                    if (await client.get("/readyz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.05)
+            assert (await client.get("/readyz")).status_code == 200
+
+            await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+            await admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name
+            )
+            down = await client.get("/readyz")
+            assert down.status_code == 503
+            assert down.json()["checks"]["database"].startswith("unavailable")
+            assert (await client.get("/healthz")).status_code == 200
+
+            await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+            for _ in range(100):
+                if (await client.get("/readyz")).status_code == 200:
+                    break
+                await asyncio.sleep(0.05)
+            assert (await client.get("/readyz")).status_code == 200
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
