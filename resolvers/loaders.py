@@ -13,7 +13,7 @@ from typing import TypeVar
 from strawberry.dataloader import DataLoader
 from tortoise.models import Model
 
-from opswatch.models import Service, Tenant, User
+from opswatch.models import Incident, Service, Tenant, User
 
 Row = TypeVar("Row", bound=Model)
 
@@ -34,6 +34,7 @@ class Loaders:
         self.tenant_id = tenant_id
         self.user = _by_id(User, tenant_id)
         self.service = _by_id(Service, tenant_id)
+        self.incident = _by_id(Incident, tenant_id)
         self.tenant = _tenant_loader(tenant_id)
 
 

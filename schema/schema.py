@@ -7,7 +7,9 @@ from graphql.error import GraphQLError
 from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 
 from opswatch.errors import OpsWatchError
+from resolvers import alerts as alert_resolvers
 from resolvers import tenants as tenant_resolvers
+from schema.alerts import Alert, AlertConnection, AlertEvent
 from schema.tenants import Service, User, Viewer
 
 
@@ -17,12 +19,24 @@ class Query:
     users: list[User] = strawberry.field(resolver=tenant_resolvers.users)
     user: User | None = strawberry.field(resolver=tenant_resolvers.user)
     services: list[Service] = strawberry.field(resolver=tenant_resolvers.services)
+    alerts: AlertConnection = strawberry.field(resolver=alert_resolvers.alerts)
+    alert: Alert | None = strawberry.field(resolver=alert_resolvers.alert)
 
 
 @strawberry.type
 class Mutation:
     create_user: User = strawberry.mutation(resolver=tenant_resolvers.create_user)
     create_service: Service = strawberry.mutation(resolver=tenant_resolvers.create_service)
+    acknowledge_alert: Alert = strawberry.mutation(resolver=alert_resolvers.acknowledge_alert)
+    resolve_alert: Alert = strawberry.mutation(resolver=alert_resolvers.resolve_alert)
+    escalate_alert: Alert = strawberry.mutation(resolver=alert_resolvers.escalate_alert)
+
+
+@strawberry.type
+class Subscription:
+    alert_events: AlertEvent = strawberry.subscription(  # type: ignore[assignment]
+        resolver=alert_resolvers.alert_events
+    )
 
 
 def should_mask(error: GraphQLError) -> bool:
@@ -34,6 +48,7 @@ def should_mask(error: GraphQLError) -> bool:
 schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
+    subscription=Subscription,
     extensions=[
         lambda: QueryDepthLimiter(max_depth=10),
         lambda: MaxTokensLimiter(max_token_count=2000),

@@ -1,6 +1,6 @@
 """Background jobs (Dramatiq actors in production, in-process tasks when embedded).
 
-Importing this package registers every job.
+Importing this package registers every job and its periodic ticks.
 """
 
-from tasks import tenants  # noqa: F401
+from tasks import alerts, tenants  # noqa: F401

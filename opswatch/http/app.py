@@ -16,6 +16,7 @@ from starlette.routing import Route, WebSocketRoute
 from opswatch import db, runtime
 from opswatch.config import Settings
 from opswatch.errors import OpsWatchError
+from opswatch.http import webhooks
 from opswatch.http.graphql import graphql_app
 from opswatch.http.health import healthz, metrics, readyz
 from opswatch.http.metrics import MetricsMiddleware
@@ -60,6 +61,9 @@ def create_app(
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics),
+        Route("/api/v1/webhooks/alertmanager", webhooks.alertmanager, methods=["POST"]),
+        Route("/api/v1/webhooks/keep", webhooks.keep, methods=["POST"]),
+        Route("/api/v1/webhooks/generic", webhooks.generic, methods=["POST"]),
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
     ]

@@ -878,14 +878,7 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 ("fingerprint", fields.CharField(max_length=255)),
-                (
-                    "status",
-                    fields.CharEnumField(
-                        description="FIRING: firing\nACKNOWLEDGED: acknowledged\nRESOLVED: resolved",
-                        enum_type=AlertStatus,
-                        max_length=16,
-                    ),
-                ),
+                ("status", fields.CharField(max_length=16)),
                 ("normalized", fields.JSONField(encoder=JSON_DUMPS, decoder=loads)),
                 ("payload", fields.JSONField(encoder=JSON_DUMPS, decoder=loads)),
                 ("received_at", fields.DatetimeField(auto_now=False, auto_now_add=False)),

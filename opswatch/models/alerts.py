@@ -107,8 +107,10 @@ class AlertEvent(Entity):
     )
     source_format = fields.CharEnumField(AlertSourceFormat, max_length=16)
     fingerprint = fields.CharField(max_length=255)
-    status = fields.CharEnumField(AlertStatus, max_length=16)
-    # The normalised event the pipeline consumes, and (payload) what the sender sent.
+    # firing, resolved, acknowledged, or ignored (e.g. Keep's suppressed).
+    status = fields.CharField(max_length=16)
+    # The normalised event the pipeline consumes, and (payload) the sender's own
+    # JSON for this one event.
     normalized: dict = fields.JSONField()
     payload: dict = fields.JSONField()
     received_at = fields.DatetimeField()

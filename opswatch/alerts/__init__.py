@@ -1,0 +1,1 @@
+"""Alerts: ingest, normalisation, dedup, enrichment and the actions people take on them."""

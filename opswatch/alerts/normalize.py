@@ -1,0 +1,393 @@
+"""Turning webhook bodies (Alertmanager, Keep, generic, agent) into normalised events.
+
+Pure functions: no database, no I/O. A body is accepted whole or rejected whole
+with InvalidInput naming the offending field, like ``alerts[3].labels`` or
+``[2].title``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from opswatch.errors import InvalidInput
+from opswatch.models.enums import AlertSourceFormat, AlertStatus, Severity
+
+MAX_TITLE = 500
+MAX_DESCRIPTION = 10_000
+MAX_FINGERPRINT = 255
+MAX_BATCH = 1000
+FINGERPRINT_LENGTH = 32
+
+_SEVERITIES = {severity.value: severity for severity in Severity}
+
+_SEVERITY_ALIASES: dict[str, Severity] = {
+    **dict.fromkeys(["critical", "crit", "page", "p1", "emergency", "fatal"], Severity.CRITICAL),
+    **dict.fromkeys(["high", "error", "err", "major", "p2"], Severity.HIGH),
+    **dict.fromkeys(["warning", "warn", "p3", "minor"], Severity.WARNING),
+    **dict.fromkeys(["low", "p4"], Severity.LOW),
+    **dict.fromkeys(["info", "informational", "none", "ok", "p5"], Severity.INFO),
+}
+
+_ALERTMANAGER_STATUSES = {"firing": AlertStatus.FIRING, "resolved": AlertStatus.RESOLVED}
+
+_GENERIC_STATUSES = {**_ALERTMANAGER_STATUSES, "acknowledged": AlertStatus.ACKNOWLEDGED}
+
+# None: Keep reports the alert, but it must not page anyone.
+_KEEP_STATUSES: dict[str, AlertStatus | None] = {
+    **_GENERIC_STATUSES,
+    "suppressed": None,
+    "pending": None,
+    "maintenance": None,
+}
+
+_KEEP_SEVERITIES = frozenset({"critical", "high", "warning", "info", "low"})
+
+
+@dataclass(frozen=True)
+class NormalizedEvent:
+    source_format: AlertSourceFormat
+    fingerprint: str
+    status: AlertStatus | None  # None: recorded, but not turned into an alert
+    title: str
+    description: str
+    severity_label: str | None  # as sent (lower-cased, stripped); mapped at enrichment
+    source: str
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    runbook_url: str | None
+    starts_at: datetime | None
+    ends_at: datetime | None
+    group_key: str | None = None
+    generator_url: str | None = None
+    external_url: str | None = None
+    agent_metadata: dict[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["source_format"] = self.source_format.value
+        data["status"] = self.status.value if self.status else None
+        data["starts_at"] = _iso(self.starts_at)
+        data["ends_at"] = _iso(self.ends_at)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> NormalizedEvent:
+        status = data["status"]
+        return cls(
+            **{
+                **data,
+                "source_format": AlertSourceFormat(data["source_format"]),
+                "status": AlertStatus(status) if status is not None else None,
+                "starts_at": _from_iso(data["starts_at"]),
+                "ends_at": _from_iso(data["ends_at"]),
+            }
+        )
+
+
+def fingerprint_of(*parts: str, labels: Mapping[str, str]) -> str:
+    """A dedup key for senders that give none: the same alert sent twice gets the same key.
+
+    JSON keeps the parts apart, so ("a,b", "c") and ("a", "b,c") never collide.
+    """
+    canonical = json.dumps(
+        [list(parts), sorted(labels.items())], ensure_ascii=False, separators=(",", ":")
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()[:FINGERPRINT_LENGTH]
+
+
+def map_severity(label: str | None, mapping: Mapping[str, str]) -> Severity:
+    """Never fails: losing a page is worse than mis-ranking it, so unknown is WARNING."""
+    if label is None:
+        return Severity.WARNING
+    key = label.strip().lower()
+    tenant_choice = _SEVERITIES.get(mapping.get(key, ""))
+    return tenant_choice or _SEVERITY_ALIASES.get(key, Severity.WARNING)
+
+
+def parse_alertmanager(body: Any) -> list[NormalizedEvent]:
+    """Alertmanager webhook v4: one event per entry of ``alerts``."""
+    if not isinstance(body, dict):
+        raise InvalidInput("the body must be a JSON object", field="body")
+    alerts = body.get("alerts")
+    if not isinstance(alerts, list) or not alerts:
+        raise InvalidInput("alerts must be a non-empty array", field="alerts")
+    group_key = _optional_text(body.get("groupKey"), "groupKey")
+    external_url = _optional_text(body.get("externalURL"), "externalURL")
+    return [
+        _alertmanager_event(
+            alert, f"alerts[{index}]", group_key=group_key, external_url=external_url
+        )
+        for index, alert in enumerate(alerts)
+    ]
+
+
+def parse_keep(body: Any) -> list[NormalizedEvent]:
+    """Keep's alert format: one alert object, or an array of them."""
+    return [_keep_event(item, prefix) for prefix, item in _batch(body)]
+
+
+def parse_generic(body: Any, field_map: Mapping[str, str]) -> list[NormalizedEvent]:
+    """Generic JSON (one object or an array), after the API key's field map; an object
+    with ``agent_metadata`` is an agent alert."""
+    return [
+        _generic_event(_apply_field_map(item, field_map), prefix) for prefix, item in _batch(body)
+    ]
+
+
+def _alertmanager_event(
+    alert: Any, at: str, *, group_key: str | None, external_url: str | None
+) -> NormalizedEvent:
+    if not isinstance(alert, dict):
+        raise InvalidInput(f"{at} must be an object", field=at)
+    status = _choice(alert.get("status"), f"{at}.status", _ALERTMANAGER_STATUSES)
+    if not isinstance(alert.get("labels"), dict):
+        raise InvalidInput(f"{at}.labels is required and must be an object", field=f"{at}.labels")
+    labels = _string_map(alert["labels"], f"{at}.labels")
+    annotations = _string_map(alert.get("annotations"), f"{at}.annotations")
+    title = annotations.get("summary", "").strip() or labels.get("alertname")
+    fingerprint = _given_fingerprint(alert.get("fingerprint"), f"{at}.fingerprint")
+    return NormalizedEvent(
+        source_format=AlertSourceFormat.ALERTMANAGER,
+        fingerprint=fingerprint or fingerprint_of(labels=labels),
+        status=status,
+        title=_title(title, f"{at}.labels.alertname"),
+        description=annotations.get("description", "")[:MAX_DESCRIPTION],
+        severity_label=_label(labels.get("severity")),
+        source="alertmanager",
+        labels=labels,
+        annotations=annotations,
+        runbook_url=annotations.get("runbook_url") or annotations.get("runbook") or None,
+        starts_at=_timestamp(alert.get("startsAt"), f"{at}.startsAt"),
+        ends_at=_timestamp(alert.get("endsAt"), f"{at}.endsAt"),
+        group_key=group_key,
+        generator_url=_optional_text(alert.get("generatorURL"), f"{at}.generatorURL"),
+        external_url=external_url,
+    )
+
+
+def _keep_event(item: dict[str, Any], prefix: str) -> NormalizedEvent:
+    title = _title(item.get("name"), f"{prefix}name")
+    labels = _string_map(item.get("labels"), f"{prefix}labels")
+    keep_id = _scalar_text(item.get("id"), f"{prefix}id")
+    fingerprint = _given_fingerprint(item.get("fingerprint"), f"{prefix}fingerprint")
+    generator_field = "url" if item.get("url") is not None else "generatorURL"
+    return NormalizedEvent(
+        source_format=AlertSourceFormat.KEEP,
+        fingerprint=fingerprint or fingerprint_of(title, labels=labels),
+        status=_choice(item.get("status"), f"{prefix}status", _KEEP_STATUSES, default="firing"),
+        title=title,
+        description=_description(item.get("description"), f"{prefix}description"),
+        severity_label=_keep_severity(item.get("severity"), f"{prefix}severity"),
+        source=_source(item.get("source"), f"{prefix}source", default="keep"),
+        labels=labels,
+        annotations={"keep_id": keep_id} if keep_id is not None else {},
+        runbook_url=None,
+        starts_at=_keep_started(item, prefix),
+        ends_at=None,
+        generator_url=_optional_text(item.get(generator_field), f"{prefix}{generator_field}"),
+    )
+
+
+def _keep_started(item: dict[str, Any], prefix: str) -> datetime | None:
+    """Keep's own start time when it has one; otherwise when it last saw the alert."""
+    for key in ("startedAt", "firingStartTime", "lastReceived"):
+        if item.get(key):
+            return _timestamp(item[key], f"{prefix}{key}")
+    return None
+
+
+def _keep_severity(value: Any, field: str) -> str | None:
+    label = _label(_optional_text(value, field))
+    if label is not None and label not in _KEEP_SEVERITIES:
+        choices = ", ".join(sorted(_KEEP_SEVERITIES))
+        raise InvalidInput(f"{field} must be one of {choices}", field=field)
+    return label
+
+
+def _generic_event(item: dict[str, Any], prefix: str) -> NormalizedEvent:
+    title = _title(item.get("title"), f"{prefix}title")
+    labels = _string_map(item.get("labels"), f"{prefix}labels")
+    source = _source(item.get("source"), f"{prefix}source", default="generic")
+    status = _choice(item.get("status"), f"{prefix}status", _GENERIC_STATUSES, default="firing")
+    agent = _agent_metadata(item.get("agent_metadata"), f"{prefix}agent_metadata")
+    if agent is not None and agent["auto_resolved"]:
+        status = AlertStatus.RESOLVED
+    fingerprint = _given_fingerprint(item.get("fingerprint"), f"{prefix}fingerprint")
+    return NormalizedEvent(
+        source_format=AlertSourceFormat.GENERIC if agent is None else AlertSourceFormat.AGENT,
+        fingerprint=fingerprint or fingerprint_of(source, title, labels=labels),
+        status=status,
+        title=title,
+        description=_description(item.get("description"), f"{prefix}description"),
+        severity_label=_label(_scalar_text(item.get("severity"), f"{prefix}severity")),
+        source=source,
+        labels=labels,
+        annotations={},
+        runbook_url=_optional_text(item.get("runbook_url"), f"{prefix}runbook_url") or None,
+        starts_at=None,
+        ends_at=None,
+        agent_metadata=agent,
+    )
+
+
+def _agent_metadata(value: Any, field: str) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise InvalidInput(f"{field} must be an object", field=field)
+    auto_resolved = value.get("auto_resolved", False)
+    if not isinstance(auto_resolved, bool):
+        raise InvalidInput(
+            f"{field}.auto_resolved must be true or false", field=f"{field}.auto_resolved"
+        )
+    metadata: dict[str, Any] = {"auto_resolved": auto_resolved}
+    for key in ("agent_id", "action_taken", "action_result"):
+        text = _optional_text(value.get(key), f"{field}.{key}")
+        if text is not None:
+            metadata[key] = text
+    confidence = _confidence(value.get("confidence"), f"{field}.confidence")
+    if confidence is not None:
+        metadata["confidence"] = confidence
+    return metadata
+
+
+def _confidence(value: Any, field: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise InvalidInput(f"{field} must be a number from 0 to 1", field=field)
+    return float(value)
+
+
+def _apply_field_map(item: dict[str, Any], field_map: Mapping[str, str]) -> dict[str, Any]:
+    """Our field names filled from the sender's paths; a path that is missing (or null)
+    leaves whatever the sender put under our own name."""
+    mapped = dict(item)
+    for ours, path in field_map.items():
+        value = _lookup(item, path)
+        if value is not None:
+            mapped[ours] = value
+    return mapped
+
+
+def _lookup(document: Any, path: str) -> Any:
+    current = document
+    for segment in path.split("."):
+        if isinstance(current, dict):
+            current = current.get(segment)
+        elif isinstance(current, list) and segment.isascii() and segment.isdigit():
+            index = int(segment)
+            current = current[index] if index < len(current) else None
+        else:
+            return None
+    return current
+
+
+def _batch(body: Any) -> list[tuple[str, dict[str, Any]]]:
+    """Each object of a one-object-or-array body, with the prefix its field paths get."""
+    if isinstance(body, dict):
+        return [("", body)]
+    if not isinstance(body, list):
+        raise InvalidInput("the body must be a JSON object or an array of them", field="body")
+    if not body or len(body) > MAX_BATCH:
+        raise InvalidInput(f"the array must hold 1 to {MAX_BATCH} alerts", field="body")
+    for index, item in enumerate(body):
+        if not isinstance(item, dict):
+            raise InvalidInput(f"[{index}] must be an object", field=f"[{index}]")
+    return [(f"[{index}].", item) for index, item in enumerate(body)]
+
+
+def _choice(
+    value: Any,
+    field: str,
+    choices: Mapping[str, AlertStatus | None],
+    *,
+    default: str | None = None,
+) -> AlertStatus | None:
+    key = value if value is not None else default
+    if not isinstance(key, str) or key.strip().lower() not in choices:
+        raise InvalidInput(f"{field} must be one of {', '.join(choices)}", field=field)
+    return choices[key.strip().lower()]
+
+
+def _title(value: Any, field: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(f"{field} is required and must be a non-empty string", field=field)
+    return value.strip()[:MAX_TITLE]
+
+
+def _description(value: Any, field: str) -> str:
+    return (_optional_text(value, field) or "")[:MAX_DESCRIPTION]
+
+
+def _given_fingerprint(value: Any, field: str) -> str | None:
+    """The sender's fingerprint; None (derive one) when it is absent or blank."""
+    text = (_optional_text(value, field) or "").strip()
+    if len(text) > MAX_FINGERPRINT:
+        raise InvalidInput(f"{field} must be at most {MAX_FINGERPRINT} characters", field=field)
+    return text or None
+
+
+def _source(value: Any, field: str, *, default: str) -> str:
+    if isinstance(value, list):
+        if not all(isinstance(part, str) for part in value):
+            raise InvalidInput(f"{field} must be a string or an array of strings", field=field)
+        value = ",".join(part.strip() for part in value if part.strip())
+    return (_optional_text(value, field) or "").strip() or default
+
+
+def _label(value: str | None) -> str | None:
+    return (value or "").strip().lower() or None
+
+
+def _optional_text(value: Any, field: str) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise InvalidInput(f"{field} must be a string", field=field)
+
+
+def _scalar_text(value: Any, field: str) -> str | None:
+    """Strings as they are, numbers and booleans as text: senders template these loosely."""
+    if isinstance(value, bool | int | float):
+        return str(value)
+    return _optional_text(value, field)
+
+
+def _string_map(value: Any, field: str) -> dict[str, str]:
+    """An object of text values; null values are dropped, nested values rejected."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidInput(f"{field} must be an object", field=field)
+    texts = {key: _scalar_text(item, f"{field}.{key}") for key, item in value.items()}
+    return {key: text for key, text in texts.items() if text is not None}
+
+
+def _timestamp(value: Any, field: str) -> datetime | None:
+    """RFC 3339 to aware UTC. Go's zero time (year 1) means "not set": a firing alert's
+    ``endsAt``. A timestamp without an offset is taken as UTC."""
+    text = _optional_text(value, field)
+    if not text:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text)
+        if parsed.year == 1:
+            return None
+        if parsed.tzinfo is None:
+            return parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise InvalidInput(f"{field} is not an RFC 3339 timestamp", field=field) from None
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _from_iso(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None

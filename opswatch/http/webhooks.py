@@ -1,0 +1,112 @@
+"""Alert webhooks: Alertmanager, Keep, generic JSON and agents.
+
+A 202 means the events are in the inbox (committed); anything else means
+nothing was stored, and the sender should retry (5xx, 429) or fix the
+request (4xx, with the field named).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import asyncpg
+import orjson
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from tortoise.exceptions import DBConnectionError, OperationalError
+
+from opswatch import runtime
+from opswatch.alerts import inbox
+from opswatch.alerts.normalize import (
+    NormalizedEvent,
+    parse_alertmanager,
+    parse_generic,
+    parse_keep,
+)
+from opswatch.errors import OpsWatchError, Unauthenticated
+from opswatch.tenants.principal import Principal, bearer, principal_from_credential
+from opswatch.tenants.ratelimit import retry_after
+
+DATABASE_DOWN = (OSError, TimeoutError, DBConnectionError, OperationalError, asyncpg.PostgresError)
+RETRY_AFTER_SECONDS = "5"
+
+Parser = Callable[[Any, Principal], list[NormalizedEvent]]
+
+
+def _error(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if field is not None:
+        body["field"] = field
+    headers = {"Retry-After": RETRY_AFTER_SECONDS} if status in (429, 503) else None
+    return JSONResponse({"error": body}, status_code=status, headers=headers)
+
+
+async def _read_body(request: Request, limit: int) -> bytes | None:
+    """The body, or None when it is over ``limit`` bytes (checked while streaming)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _receive(request: Request, parse: Parser) -> JSONResponse:
+    credential = request.headers.get("x-api-key") or bearer(request.headers.get("authorization"))
+    if not credential:
+        return _error(401, "unauthenticated", "send X-API-Key or Authorization: Bearer <key>")
+    settings = runtime.current().settings
+    try:
+        principal = await principal_from_credential(credential.strip(), allow_api_key=True)
+    except Unauthenticated as error:
+        return _error(401, error.code, error.message)
+    except DATABASE_DOWN:
+        return _error(503, "unavailable", "the database is unavailable; retry")
+
+    if principal.api_key is not None:
+        wait = await retry_after(principal.api_key.id, principal.api_key.rate_limit_per_minute)
+        if wait is not None:
+            response = _error(429, "rate_limited", "this key's rate limit is exhausted")
+            response.headers["Retry-After"] = str(wait)
+            return response
+
+    body = await _read_body(request, settings.max_body_bytes)
+    if body is None:
+        return _error(413, "too_large", f"the body exceeds {settings.max_body_bytes} bytes", "body")
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        return _error(400, "malformed_json", f"the body is not JSON: {error}", "body")
+    try:
+        events = parse(payload, principal)
+    except OpsWatchError as error:
+        return _error(error.http_status, error.code, error.message, error.field)
+    try:
+        ids = await inbox.accept(
+            tenant=principal.tenant, api_key=principal.api_key, events=events, raw=payload
+        )
+    except DATABASE_DOWN:
+        return _error(503, "unavailable", "the database is unavailable; retry")
+    return JSONResponse({"accepted": len(ids), "events": [str(i) for i in ids]}, status_code=202)
+
+
+async def alertmanager(request: Request) -> JSONResponse:
+    return await _receive(request, lambda body, _: parse_alertmanager(body))
+
+
+async def keep(request: Request) -> JSONResponse:
+    return await _receive(request, lambda body, _: parse_keep(body))
+
+
+async def generic(request: Request) -> JSONResponse:
+    def parse(body: Any, principal: Principal) -> list[NormalizedEvent]:
+        field_map = principal.api_key.field_map if principal.api_key else {}
+        return parse_generic(body, field_map)
+
+    return await _receive(request, parse)

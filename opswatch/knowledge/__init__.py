@@ -1,0 +1,1 @@
+"""Knowledge: incidents with root cause and solution, and runbooks."""

@@ -1,0 +1,190 @@
+"""Types of the alerts domain."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import Enum
+from typing import Any, cast
+
+import strawberry
+from strawberry.scalars import JSON
+
+from opswatch import models
+from resolvers.context import Info
+from schema.knowledge import Incident
+from schema.tenants import Service, User
+
+
+@strawberry.enum
+class Severity(Enum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    WARNING = "warning"
+    LOW = "low"
+    INFO = "info"
+
+
+@strawberry.enum
+class AlertStatus(Enum):
+    FIRING = "firing"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+@strawberry.enum
+class AlertEventKind(Enum):
+    CREATED = "CREATED"
+    UPDATED = "UPDATED"
+    ACKNOWLEDGED = "ACKNOWLEDGED"
+    RESOLVED = "RESOLVED"
+    ESCALATED = "ESCALATED"
+
+
+@strawberry.type
+class Alert:
+    id: strawberry.ID
+    short_id: str
+    fingerprint: str
+    title: str
+    description: str
+    severity: Severity
+    status: AlertStatus
+    source: str
+    source_format: str
+    labels: JSON
+    annotations: JSON
+    occurrences: int
+    first_received_at: datetime
+    last_received_at: datetime
+    starts_at: datetime | None
+    ends_at: datetime | None
+    runbook_url: str | None
+    acknowledged_at: datetime | None
+    resolved_at: datetime | None
+    resolution_notes: str | None
+    agent_metadata: JSON | None
+    escalation_tier: int
+    escalation_cycle: int
+    generator_url: str | None
+    service_id: strawberry.Private[uuid.UUID | None]
+    incident_id: strawberry.Private[uuid.UUID | None]
+    known_solution_id: strawberry.Private[uuid.UUID | None]
+    acknowledged_by_id: strawberry.Private[uuid.UUID | None]
+    resolved_by_id: strawberry.Private[uuid.UUID | None]
+
+    @strawberry.field
+    async def service(self, info: Info) -> Service | None:
+        if self.service_id is None:
+            return None
+        row = await info.context.loaders.service.load(self.service_id)
+        return Service.from_model(row) if row else None
+
+    @strawberry.field
+    async def incident(self, info: Info) -> Incident | None:
+        return await _incident(info, self.incident_id)
+
+    @strawberry.field(description="The knowledge entry whose solution matches this alert.")
+    async def known_solution(self, info: Info) -> Incident | None:
+        return await _incident(info, self.known_solution_id)
+
+    @strawberry.field
+    async def acknowledged_by(self, info: Info) -> User | None:
+        return await _user(info, self.acknowledged_by_id)
+
+    @strawberry.field
+    async def resolved_by(self, info: Info) -> User | None:
+        return await _user(info, self.resolved_by_id)
+
+    @classmethod
+    def from_model(cls, alert: models.Alert) -> Alert:
+        fk: dict[str, Any] = alert.__dict__
+        return cls(
+            id=strawberry.ID(str(alert.id)),
+            short_id=alert.short_id,
+            fingerprint=alert.fingerprint,
+            title=alert.title,
+            description=alert.description,
+            severity=Severity(alert.severity.value),
+            status=AlertStatus(alert.status.value),
+            source=alert.source,
+            source_format=alert.source_format.value,
+            labels=cast(JSON, alert.labels),
+            annotations=cast(JSON, alert.annotations),
+            occurrences=alert.occurrences,
+            first_received_at=alert.first_received_at,
+            last_received_at=alert.last_received_at,
+            starts_at=alert.starts_at,
+            ends_at=alert.ends_at,
+            runbook_url=alert.runbook_url,
+            acknowledged_at=alert.acknowledged_at,
+            resolved_at=alert.resolved_at,
+            resolution_notes=alert.resolution_notes,
+            agent_metadata=cast(JSON, alert.agent_metadata),
+            escalation_tier=alert.escalation_tier,
+            escalation_cycle=alert.escalation_cycle,
+            generator_url=alert.generator_url,
+            service_id=fk.get("service_id"),
+            incident_id=fk.get("incident_id"),
+            known_solution_id=fk.get("known_solution_id"),
+            acknowledged_by_id=fk.get("acknowledged_by_id"),
+            resolved_by_id=fk.get("resolved_by_id"),
+        )
+
+
+async def _incident(info: Info, incident_id: uuid.UUID | None) -> Incident | None:
+    if incident_id is None:
+        return None
+    row = await info.context.loaders.incident.load(incident_id)
+    return Incident.from_model(row) if row else None
+
+
+async def _user(info: Info, user_id: uuid.UUID | None) -> User | None:
+    if user_id is None:
+        return None
+    row = await info.context.loaders.user.load(user_id)
+    return User.from_model(row) if row else None
+
+
+@strawberry.type
+class AlertEdge:
+    cursor: str
+    node: Alert
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class AlertConnection:
+    edges: list[AlertEdge]
+    page_info: PageInfo
+
+    @strawberry.field
+    def nodes(self) -> list[Alert]:
+        return [edge.node for edge in self.edges]
+
+
+@strawberry.input
+class AlertFilter:
+    status: list[AlertStatus] | None = None
+    severity: list[Severity] | None = None
+    service_id: strawberry.ID | None = None
+    fingerprint: str | None = None
+    text: str | None = strawberry.field(
+        default=None, description="Case-insensitive match in the title."
+    )
+    received_after: datetime | None = None
+    received_before: datetime | None = None
+
+
+@strawberry.type
+class AlertEvent:
+    """One change to an alert, as streamed live; ``cursor`` resumes the feed."""
+
+    kind: AlertEventKind
+    cursor: str
+    alert: Alert
