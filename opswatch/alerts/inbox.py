@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tortoise.transactions import in_transaction
@@ -41,7 +41,8 @@ async def accept(
             status=event.status.value if event.status else "ignored",
             normalized=event.to_json(),
             payload=raw_part(raw, index),
-            received_at=received_at,
+            # A microsecond apart, so the order of a request survives in the inbox.
+            received_at=received_at + timedelta(microseconds=index),
         )
         for index, event in enumerate(events)
     ]
