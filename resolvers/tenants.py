@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import strawberry
+from strawberry.scalars import JSON
 
 from opswatch import models
 from opswatch.errors import NotFound
+from opswatch.tenants import apikeys as key_ops
 from opswatch.tenants import services as service_ops
 from opswatch.tenants import users as user_ops
 from resolvers.context import Info
 from resolvers.ids import parse_id
-from schema.tenants import Service, ServiceInput, Tenant, User, UserInput, Viewer
+from schema.tenants import (
+    ApiKey,
+    ApiKeyInput,
+    CreatedApiKey,
+    Service,
+    ServiceInput,
+    Tenant,
+    User,
+    UserInput,
+    Viewer,
+)
 
 
 async def viewer(info: Info) -> Viewer:
@@ -79,3 +91,45 @@ async def create_service(info: Info, input: ServiceInput) -> Service:
         actor=principal.actor("graphql"),
     )
     return Service.from_model(service)
+
+
+async def api_keys(info: Info) -> list[ApiKey]:
+    principal = info.context.viewer(models.Role.ADMIN)
+    return [ApiKey.from_model(k) for k in await key_ops.list_api_keys(tenant=principal.tenant)]
+
+
+async def create_api_key(info: Info, input: ApiKeyInput) -> CreatedApiKey:
+    principal = info.context.viewer(models.Role.ADMIN)
+    created = await key_ops.create_api_key(
+        tenant=principal.tenant,
+        name=input.name,
+        field_map=input.field_map,  # type: ignore[arg-type]
+        rate_limit_per_minute=input.rate_limit_per_minute,
+        actor=principal.actor("graphql"),
+    )
+    return CreatedApiKey(api_key=ApiKey.from_model(created.api_key), key=created.clear)
+
+
+async def update_api_key(
+    info: Info,
+    id: strawberry.ID,
+    field_map: JSON | None = None,
+    rate_limit_per_minute: int | None = None,
+) -> ApiKey:
+    principal = info.context.viewer(models.Role.ADMIN)
+    key = await key_ops.update_api_key(
+        tenant=principal.tenant,
+        key_id=str(id),
+        field_map=field_map,  # type: ignore[arg-type]
+        rate_limit_per_minute=rate_limit_per_minute,
+        actor=principal.actor("graphql"),
+    )
+    return ApiKey.from_model(key)
+
+
+async def revoke_api_key(info: Info, id: strawberry.ID) -> ApiKey:
+    principal = info.context.viewer(models.Role.ADMIN)
+    key = await key_ops.revoke_api_key(
+        tenant=principal.tenant, key_id=str(id), actor=principal.actor("graphql")
+    )
+    return ApiKey.from_model(key)

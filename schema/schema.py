@@ -10,7 +10,7 @@ from opswatch.errors import OpsWatchError
 from resolvers import alerts as alert_resolvers
 from resolvers import tenants as tenant_resolvers
 from schema.alerts import Alert, AlertConnection, AlertEvent
-from schema.tenants import Service, User, Viewer
+from schema.tenants import ApiKey, CreatedApiKey, Service, User, Viewer
 
 
 @strawberry.type
@@ -19,6 +19,7 @@ class Query:
     users: list[User] = strawberry.field(resolver=tenant_resolvers.users)
     user: User | None = strawberry.field(resolver=tenant_resolvers.user)
     services: list[Service] = strawberry.field(resolver=tenant_resolvers.services)
+    api_keys: list[ApiKey] = strawberry.field(resolver=tenant_resolvers.api_keys)
     alerts: AlertConnection = strawberry.field(resolver=alert_resolvers.alerts)
     alert: Alert | None = strawberry.field(resolver=alert_resolvers.alert)
 
@@ -27,6 +28,9 @@ class Query:
 class Mutation:
     create_user: User = strawberry.mutation(resolver=tenant_resolvers.create_user)
     create_service: Service = strawberry.mutation(resolver=tenant_resolvers.create_service)
+    create_api_key: CreatedApiKey = strawberry.mutation(resolver=tenant_resolvers.create_api_key)
+    update_api_key: ApiKey = strawberry.mutation(resolver=tenant_resolvers.update_api_key)
+    revoke_api_key: ApiKey = strawberry.mutation(resolver=tenant_resolvers.revoke_api_key)
     acknowledge_alert: Alert = strawberry.mutation(resolver=alert_resolvers.acknowledge_alert)
     resolve_alert: Alert = strawberry.mutation(resolver=alert_resolvers.resolve_alert)
     escalate_alert: Alert = strawberry.mutation(resolver=alert_resolvers.escalate_alert)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
+from typing import cast
 
 import strawberry
+from strawberry.scalars import JSON
 
 from opswatch import models
-from resolvers.context import Info
 from schema.scalars import Role
 
 
@@ -104,4 +106,44 @@ class ServiceInput:
     slack_channel: str | None = None
 
 
-__all__ = ["Info", "Service", "ServiceInput", "Tenant", "User", "UserInput", "Viewer"]
+@strawberry.type
+class ApiKey:
+    """A webhook key. Its secret is shown once, in ``CreatedApiKey.key``."""
+
+    id: strawberry.ID
+    name: str
+    prefix: str
+    field_map: JSON
+    rate_limit_per_minute: int | None
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+    @classmethod
+    def from_model(cls, key: models.ApiKey) -> ApiKey:
+        return cls(
+            id=strawberry.ID(str(key.id)),
+            name=key.name,
+            prefix=key.prefix,
+            field_map=cast(JSON, key.field_map),
+            rate_limit_per_minute=key.rate_limit_per_minute,
+            created_at=key.created_at,
+            last_used_at=key.last_used_at,
+            revoked_at=key.revoked_at,
+        )
+
+
+@strawberry.type
+class CreatedApiKey:
+    api_key: ApiKey
+    key: str
+
+
+@strawberry.input
+class ApiKeyInput:
+    name: str
+    field_map: JSON | None = strawberry.field(
+        default=None,
+        description='Generic webhook field -> dotted path, e.g. {"title": "alert.name"}.',
+    )
+    rate_limit_per_minute: int | None = None

@@ -33,6 +33,15 @@ def add_commands(commands: Any) -> None:
     key_create.add_argument("--rate-limit", type=int, metavar="PER_MINUTE")
     _json_flag(key_create)
     key_create.set_defaults(handler=apikey_create)
+    key_update = apikey.add_parser("update", help="change a key's field map or rate limit")
+    key_update.add_argument("--tenant", required=True, metavar="SLUG")
+    key_update.add_argument("key", metavar="KEY", help="id or prefix")
+    key_update.add_argument("--field-map", type=_json_object, metavar="JSON")
+    limit = key_update.add_mutually_exclusive_group()
+    limit.add_argument("--rate-limit", type=int, metavar="PER_MINUTE")
+    limit.add_argument("--no-rate-limit", action="store_true")
+    _json_flag(key_update)
+    key_update.set_defaults(handler=apikey_update)
     key_list = apikey.add_parser("list", help="list keys")
     key_list.add_argument("--tenant", required=True, metavar="SLUG")
     _json_flag(key_list)
@@ -109,6 +118,28 @@ def apikey_create(args: argparse.Namespace) -> int:
     result = {"id": str(created.api_key.id), "prefix": created.api_key.prefix, "key": created.clear}
     text = f"API key {created.api_key.prefix} created. It is shown only now:\n{created.clear}"
     return emit(result, as_json=args.json, text=text)
+
+
+def apikey_update(args: argparse.Namespace) -> int:
+    async def work(settings: Settings) -> Any:
+        tenant = await tenants.get_tenant_by_slug(args.tenant)
+        return await apikeys.update_api_key(
+            tenant=tenant,
+            key_id=args.key,
+            field_map=args.field_map,
+            rate_limit_per_minute=args.rate_limit,
+            clear_rate_limit=args.no_rate_limit,
+            actor=Actor.cli(),
+        )
+
+    key = run_with_database(work)
+    result = {
+        "id": str(key.id),
+        "prefix": key.prefix,
+        "field_map": key.field_map,
+        "rate_limit_per_minute": key.rate_limit_per_minute,
+    }
+    return emit(result, as_json=args.json, text=f"updated API key {key.prefix}")
 
 
 def apikey_list(args: argparse.Namespace) -> int:

@@ -83,8 +83,56 @@ async def list_api_keys(*, tenant: Tenant) -> list[ApiKey]:
     return await ApiKey.filter(tenant=tenant).order_by("created_at")
 
 
-async def revoke_api_key(*, tenant: Tenant, key_id: str, actor: Actor) -> ApiKey:
-    """Revoke by id or prefix; revoking twice keeps the first revocation time."""
+async def update_api_key(
+    *,
+    tenant: Tenant,
+    key_id: str,
+    actor: Actor,
+    field_map: dict[str, Any] | None = None,
+    rate_limit_per_minute: int | None = None,
+    clear_rate_limit: bool = False,
+) -> ApiKey:
+    """Change a key's field map or rate limit; the mapping is checked now, not when
+    alerts arrive."""
+    api_key = await _find(tenant, key_id)
+    before = {
+        "field_map": api_key.field_map,
+        "rate_limit_per_minute": api_key.rate_limit_per_minute,
+    }
+    if field_map is not None:
+        api_key.field_map = check_field_map(field_map)
+    if rate_limit_per_minute is not None:
+        if rate_limit_per_minute < 1:
+            raise InvalidInput(
+                "rate_limit_per_minute must be at least 1", field="rate_limit_per_minute"
+            )
+        api_key.rate_limit_per_minute = rate_limit_per_minute
+    if clear_rate_limit:
+        api_key.rate_limit_per_minute = None
+    async with in_transaction() as connection:
+        await api_key.save(
+            update_fields=["field_map", "rate_limit_per_minute"], using_db=connection
+        )
+        await record(
+            tenant_id=tenant.id,
+            actor=actor,
+            action="apikey.updated",
+            target_type="api_key",
+            target_id=api_key.id,
+            data={
+                "before": before,
+                "after": {
+                    "field_map": api_key.field_map,
+                    "rate_limit_per_minute": api_key.rate_limit_per_minute,
+                },
+            },
+            connection=connection,
+        )
+    return api_key
+
+
+async def _find(tenant: Tenant, key_id: str) -> ApiKey:
+    """By id or prefix, within the tenant only."""
     query = ApiKey.filter(tenant=tenant)
     try:
         api_key = await query.get_or_none(id=uuid.UUID(key_id))
@@ -92,6 +140,12 @@ async def revoke_api_key(*, tenant: Tenant, key_id: str, actor: Actor) -> ApiKey
         api_key = await query.get_or_none(prefix=key_id)
     if api_key is None:
         raise NotFound(f"no API key {key_id!r} in this tenant", field="key")
+    return api_key
+
+
+async def revoke_api_key(*, tenant: Tenant, key_id: str, actor: Actor) -> ApiKey:
+    """Revoke by id or prefix; revoking twice keeps the first revocation time."""
+    api_key = await _find(tenant, key_id)
     if api_key.revoked_at is None:
         async with in_transaction() as connection:
             api_key.revoked_at = datetime.now(UTC)

@@ -61,6 +61,22 @@ async def test_tenant_key_and_user_in_json_mode(test_env: dict[str, str]) -> Non
     assert user["token"].startswith("owu_")
     assert (await User.get(id=user["id"])).timezone == "Europe/Berlin"
 
+    updated = as_json(
+        opswatch(
+            test_env,
+            "apikey", "update", "--tenant", "initech-ops", key["prefix"],
+            "--field-map", '{"title": "payload.summary"}', "--rate-limit", "600", "--json",
+        )
+    )  # fmt: skip
+    assert updated["field_map"] == {"title": "payload.summary"}
+    assert updated["rate_limit_per_minute"] == 600
+    rejected = opswatch(
+        test_env, "apikey", "update", "--tenant", "initech-ops", key["prefix"],
+        "--field-map", '{"title": ""}',
+    )  # fmt: skip
+    assert rejected.returncode == 2
+    assert "--field-map" in rejected.stderr or "field_map.title" in rejected.stderr
+
     listed = as_json(opswatch(test_env, "apikey", "list", "--tenant", "initech-ops", "--json"))
     assert [k["prefix"] for k in listed["keys"]] == [key["prefix"]]
     revoked = as_json(

@@ -57,6 +57,13 @@ async def test_readyz_turns_503_when_postgres_refuses_connections(
             assert down.status_code == 503
             assert down.json()["checks"]["database"].startswith("unavailable")
             assert (await client.get("/healthz")).status_code == 200
+            webhook = await client.post(
+                "/api/v1/webhooks/generic",
+                json={"title": "while the database is down"},
+                headers={"X-API-Key": "owk_000000000000_whatever"},
+            )
+            assert webhook.status_code == 503
+            assert webhook.headers["Retry-After"].isdigit()
 
             await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
             for _ in range(100):

@@ -103,3 +103,29 @@ async def test_last_used_is_recorded_off_the_request_path(
     await app_runtime.queue.drain()
     token = await UserToken.get(user=acme.admin)
     assert token.last_used_at is not None
+
+
+async def test_field_maps_are_checked_when_set_not_when_alerts_arrive(
+    client: httpx.AsyncClient, acme: TenantKit
+) -> None:
+    create = """
+    mutation($input: ApiKeyInput!) { createApiKey(input: $input) { key apiKey { id fieldMap } } }
+    """
+    bad = await graphql(
+        client, acme.admin_token, create, input={"name": "k", "fieldMap": {"title": "a..b"}}
+    )
+    assert bad["errors"][0]["extensions"] == {"code": "INVALID_INPUT", "field": "field_map.title"}
+    good = await graphql(
+        client, acme.admin_token, create, input={"name": "k", "fieldMap": {"title": "alert.name"}}
+    )
+    created = good["data"]["createApiKey"]
+    assert created["key"].startswith("owk_")
+    update = "mutation($id: ID!, $map: JSON) { updateApiKey(id: $id, fieldMap: $map) { fieldMap } }"
+    changed = await graphql(
+        client, acme.admin_token, update, id=created["apiKey"]["id"], map={"title": "x.y"}
+    )
+    assert changed["data"]["updateApiKey"]["fieldMap"] == {"title": "x.y"}
+    rejected = await graphql(client, acme.admin_token, update, id=created["apiKey"]["id"], map=[1])
+    assert rejected["errors"][0]["extensions"]["field"] == "field_map"
+    listed = await graphql(client, acme.viewer_token, "{ apiKeys { prefix } }")
+    assert listed["errors"][0]["extensions"]["code"] == "FORBIDDEN"
