@@ -187,14 +187,17 @@ def redis_client() -> Iterator[redis.Redis]:
 
 
 @pytest.fixture
-async def live_server(settings: Settings) -> AsyncIterator[str]:
-    """A real uvicorn server on this test loop, with the app's own lifespan."""
+async def live_server(settings: Settings, app_runtime: runtime.Runtime) -> AsyncIterator[str]:
+    """A real uvicorn server on this test loop, sharing the test's runtime (so its jobs
+    run in-process and a test can wait for them)."""
     import asyncio
 
     import uvicorn
 
     port = free_port()
-    app = create_app(settings, connect_database=False, run_scheduler=False)
+    app = create_app(
+        settings, connect_database=False, run_scheduler=False, shared_runtime=app_runtime
+    )
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     )
@@ -206,4 +209,3 @@ async def live_server(settings: Settings) -> AsyncIterator[str]:
     yield f"127.0.0.1:{port}"
     server.should_exit = True
     await task
-    runtime.install(None)

@@ -25,20 +25,26 @@ log = logging.getLogger(__name__)
 
 
 def create_app(
-    settings: Settings, *, connect_database: bool = True, run_scheduler: bool | None = None
+    settings: Settings,
+    *,
+    connect_database: bool = True,
+    run_scheduler: bool | None = None,
+    shared_runtime: runtime.Runtime | None = None,
 ) -> Starlette:
     """Build the app. ``run_scheduler`` defaults to the embedded shape, where this one
-    process also runs the periodic ticks; in production ``opswatch scheduler`` does."""
+    process also runs the periodic ticks; in production ``opswatch scheduler`` does.
+    A ``shared_runtime`` (tests) is used as it is: its owner starts and stops it."""
     scheduler_wanted = settings.embedded if run_scheduler is None else run_scheduler
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if connect_database:
             await db.connect(settings.database_url)
-        current = runtime.build(settings)
+        current = shared_runtime or runtime.build(settings)
         runtime.install(current)
-        await current.queue.start()
-        await current.events.start()
+        if shared_runtime is None:
+            await current.queue.start()
+            await current.events.start()
         scheduler: asyncio.Task[None] | None = None
         if scheduler_wanted:
             from tasks.scheduler import Scheduler
@@ -51,8 +57,9 @@ def create_app(
                 scheduler.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await scheduler
-            await current.queue.stop()
-            await current.events.stop()
+            if shared_runtime is None:
+                await current.queue.stop()
+                await current.events.stop()
             if connect_database:
                 await db.disconnect()
 
