@@ -18,7 +18,7 @@ from opswatch.alerts.inbox import accept
 from opswatch.alerts.normalize import parse_generic
 from opswatch.alerts.sweeper import sweep_inbox
 from opswatch.config import load_settings
-from opswatch.models import Alert, AlertEvent
+from opswatch.models import Alert, AlertEvent, AlertStatus
 from opswatch.queue.inprocess import InProcessQueue
 from opswatch.runtime import Runtime, install
 from tasks.broker import DramatiqQueue, build_broker
@@ -131,3 +131,43 @@ async def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(
     alerts = await Alert.filter(tenant=acme.tenant)
     assert len(alerts) == fingerprints
     assert {a.occurrences for a in alerts} == {repeats}
+
+
+async def test_one_batch_keeps_each_fingerprints_order_across_resolve_and_refire(
+    client: httpx.AsyncClient, acme: TenantKit, app_runtime: Runtime
+) -> None:
+    def event(fingerprint: str, status: str) -> dict[str, str]:
+        return {"title": f"Alert {fingerprint}", "fingerprint": fingerprint, "status": status}
+
+    batch = [
+        event("a", "firing"),
+        event("b", "firing"),
+        event("a", "firing"),
+        event("a", "resolved"),
+        event("b", "firing"),
+        event("a", "firing"),
+        event("c", "resolved"),  # nothing open: recorded, changes nothing
+    ]
+    response = await client.post(
+        "/api/v1/webhooks/generic", json=batch, headers={"X-API-Key": acme.api_key}
+    )
+    assert response.status_code == 202
+    assert isinstance(app_runtime.queue, InProcessQueue)
+    await app_runtime.queue.drain()
+    a_alerts = await Alert.filter(fingerprint="a").order_by("created_at")
+    assert [(x.status, x.occurrences) for x in a_alerts] == [
+        (AlertStatus.RESOLVED, 2),
+        (AlertStatus.FIRING, 1),
+    ]
+    [b_alert] = await Alert.filter(fingerprint="b")
+    assert b_alert.occurrences == 2
+    outcomes = [e.outcome for e in await AlertEvent.filter().order_by("received_at")]
+    assert outcomes == [
+        "created",
+        "created",
+        "repeated",
+        "resolved",
+        "repeated",
+        "created",
+        "no_open_alert",
+    ]
