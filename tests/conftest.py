@@ -95,6 +95,8 @@ def test_env(database_url: str, data_dir: Path) -> dict[str, str]:
     }
     if BACKEND == "postgres" and redis_url():
         env["OPSWATCH_REDIS_URL"] = redis_url() or ""
+        # Queues and the event stream of this run stay apart from any other.
+        env["OPSWATCH_REDIS_NAMESPACE"] = f"opswatch-test-{uuid.uuid4().hex[:8]}"
     return env
 
 

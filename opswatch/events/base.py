@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from opswatch.errors import InvalidInput
+
 
 @dataclass(frozen=True)
 class LiveEvent:
@@ -37,6 +39,19 @@ class EventBus(Protocol):
 
     async def stop(self) -> None:
         """Stop, ending every open subscription."""
+
+
+class CursorExpired(InvalidInput):
+    """The feed no longer holds every event after the cursor: resuming would hide a gap."""
+
+    code = "cursor_expired"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "after: events after this cursor are no longer retained; reload the current "
+            "state, then subscribe without a cursor",
+            field="after",
+        )
 
 
 class Subscription:

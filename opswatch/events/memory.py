@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 
 from opswatch.errors import InvalidInput
-from opswatch.events.base import LiveEvent, Subscription, replay_then_live
+from opswatch.events.base import CursorExpired, LiveEvent, Subscription, replay_then_live
 
 
 def _cursor_key(cursor: str) -> int:
@@ -47,6 +47,9 @@ class MemoryEventBus:
             replay: list[LiveEvent] = []
             if after is not None:
                 floor = _cursor_key(after)
+                oldest = _cursor_key(self._ring[0].cursor) if self._ring else None
+                if oldest is not None and floor < oldest - 1:
+                    raise CursorExpired
                 replay = [
                     e
                     for e in self._ring

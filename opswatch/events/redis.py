@@ -16,9 +16,10 @@ from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
 
 from opswatch.errors import InvalidInput
-from opswatch.events.base import LiveEvent, Subscription, replay_then_live
+from opswatch.events.base import CursorExpired, LiveEvent, Subscription, replay_then_live
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,8 @@ class RedisEventBus:
         try:
             replay: list[LiveEvent] = []
             if floor is not None:
+                if await self._trimmed_after(floor):
+                    raise CursorExpired
                 entries = await self._redis.xrange(
                     self._stream, min=f"({floor[0]}-{floor[1]}", count=REPLAY_LIMIT
                 )
@@ -109,6 +112,24 @@ class RedisEventBus:
                 yield event
         finally:
             self._subscriptions.discard(subscription)
+
+    async def _trimmed_after(self, floor: tuple[int, int]) -> bool:
+        """Whether the capped stream may have dropped an event newer than ``floor``.
+
+        Trimming keeps no record of what it dropped, so this errs on the safe side:
+        a cursor older than the first retained entry, once anything was trimmed.
+        """
+        try:
+            info = await self._redis.xinfo_stream(self._stream)
+        except ResponseError:  # no stream yet: nothing was ever dropped
+            return False
+        if int(info.get("entries-added", 0)) <= int(info.get("length", 0)):
+            return False
+        first = info.get("recorded-first-entry-id")
+        if first is None:
+            return False
+        text = first.decode() if isinstance(first, bytes) else str(first)
+        return floor < _cursor_key(text)
 
     async def _read_forever(self, last_id: bytes | str) -> None:
         while not self._stopping.is_set():

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from opswatch.errors import InvalidInput
-from opswatch.events.base import EventBus, LiveEvent
+from opswatch.events.base import CursorExpired, EventBus, LiveEvent
 from opswatch.events.memory import MemoryEventBus
 from opswatch.events.redis import RedisEventBus
 from tests.conftest import require_redis
@@ -70,3 +70,13 @@ async def test_without_a_cursor_only_live_events_arrive(bus: EventBus) -> None:
 async def test_a_malformed_cursor_is_invalid_input(bus: EventBus) -> None:
     with pytest.raises(InvalidInput):
         await anext(bus.subscribe(topic="alerts", tenant_id="acme", after="yesterday"))
+
+
+async def test_a_cursor_older_than_the_retained_window_is_refused_not_silently_gapped(
+    bus: EventBus,
+) -> None:
+    first = await bus.publish(event("acme", 0))
+    for n in range(1, 400):
+        await bus.publish(event("acme", n))
+    with pytest.raises(CursorExpired):
+        await anext(bus.subscribe(topic="alerts", tenant_id="acme", after=first))
