@@ -85,7 +85,7 @@ async def database_url(data_dir: Path) -> AsyncIterator[str]:
 
 
 @pytest.fixture(scope="session")
-def test_env(database_url: str, data_dir: Path) -> dict[str, str]:
+def test_env(database_url: str, data_dir: Path) -> Iterator[dict[str, str]]:
     """The environment a process of this test run gets (CLI and worker subprocesses too)."""
     env = {
         "OPSWATCH_DATABASE_URL": database_url,
@@ -97,7 +97,12 @@ def test_env(database_url: str, data_dir: Path) -> dict[str, str]:
         env["OPSWATCH_REDIS_URL"] = redis_url() or ""
         # Queues and the event stream of this run stay apart from any other.
         env["OPSWATCH_REDIS_NAMESPACE"] = f"opswatch-test-{uuid.uuid4().hex[:8]}"
-    return env
+    yield env
+    if "OPSWATCH_REDIS_NAMESPACE" in env:
+        client = redis.Redis.from_url(env["OPSWATCH_REDIS_URL"])
+        for key in client.scan_iter(match=env["OPSWATCH_REDIS_NAMESPACE"] + ":*"):
+            client.delete(key)
+        client.close()
 
 
 @pytest.fixture(scope="session")

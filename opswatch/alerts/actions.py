@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 from tortoise.transactions import in_transaction
 
@@ -28,109 +29,100 @@ async def get_alert(*, tenant: Tenant, alert_id: str) -> Alert:
     return alert
 
 
-async def acknowledge(*, alert: Alert, user: User | None, actor: Actor) -> Alert:
-    now = datetime.now(UTC)
+async def _change(
+    alert: Alert,
+    *,
+    only_if: dict[str, Any],
+    values: dict[str, Any],
+    actor: Actor,
+    action: str,
+    data: dict[str, Any],
+    kind: AlertEventKind,
+) -> bool:
+    """Apply ``values`` when the row still matches ``only_if``, audit it in the same
+    transaction, then publish. False (and nothing written) when the row did not match."""
     async with in_transaction() as connection:
-        changed = (
-            await Alert.filter(id=alert.id, status=AlertStatus.FIRING)
-            .using_db(connection)
-            .update(
-                status=AlertStatus.ACKNOWLEDGED,
-                acknowledged_at=now,
-                acknowledged_by_id=user.id if user else None,
-                escalation_state=EscalationState.STOPPED,
-                escalation_next_at=None,
-                notify_pending=True,
+        changed = await Alert.filter(id=alert.id, **only_if).using_db(connection).update(**values)
+        if changed:
+            await record(
+                tenant_id=alert.tenant_id,  # type: ignore[attr-defined]
+                actor=actor,
+                action=action,
+                target_type="alert",
+                target_id=alert.id,
+                data=data,
+                connection=connection,
             )
-        )
-        if not changed:
-            await alert.refresh_from_db()
-            if alert.status is AlertStatus.ACKNOWLEDGED:
-                return alert  # acknowledging twice is not an error
-            raise Conflict("a resolved alert cannot be acknowledged", field="id")
-        await record(
-            tenant_id=alert.tenant_id,  # type: ignore[attr-defined]
-            actor=actor,
-            action="alert.acknowledged",
-            target_type="alert",
-            target_id=alert.id,
-            data={"before": {"status": "firing"}, "after": {"status": "acknowledged"}},
-            connection=connection,
-        )
     await alert.refresh_from_db()
-    await publish_alert_event(
-        tenant_id=alert.tenant_id,  # type: ignore[attr-defined]
-        alert_id=alert.id,
+    if changed:
+        await publish_alert_event(
+            tenant_id=alert.tenant_id,  # type: ignore[attr-defined]
+            alert_id=alert.id,
+            kind=kind,
+        )
+    return bool(changed)
+
+
+async def acknowledge(*, alert: Alert, user: User | None, actor: Actor) -> Alert:
+    changed = await _change(
+        alert,
+        only_if={"status": AlertStatus.FIRING},
+        values={
+            "status": AlertStatus.ACKNOWLEDGED,
+            "acknowledged_at": datetime.now(UTC),
+            "acknowledged_by_id": user.id if user else None,
+            "escalation_state": EscalationState.STOPPED,
+            "escalation_next_at": None,
+            "notify_pending": True,
+        },
+        actor=actor,
+        action="alert.acknowledged",
+        data={"before": {"status": "firing"}, "after": {"status": "acknowledged"}},
         kind=AlertEventKind.ACKNOWLEDGED,
     )
-    return alert
+    if not changed and alert.status is AlertStatus.RESOLVED:
+        raise Conflict("a resolved alert cannot be acknowledged", field="id")
+    return alert  # acknowledging twice is not an error
 
 
 async def resolve(*, alert: Alert, user: User | None, notes: str | None, actor: Actor) -> Alert:
     if notes is not None and len(notes) > 10_000:
         raise InvalidInput("notes must be at most 10000 characters", field="notes")
-    now = datetime.now(UTC)
-    async with in_transaction() as connection:
-        before = alert.status.value
-        changed = (
-            await Alert.filter(id=alert.id, status__not=AlertStatus.RESOLVED)
-            .using_db(connection)
-            .update(
-                status=AlertStatus.RESOLVED,
-                resolved_at=now,
-                resolved_by_id=user.id if user else None,
-                resolution_notes=notes,
-                escalation_state=EscalationState.STOPPED,
-                escalation_next_at=None,
-                notify_pending=True,
-            )
-        )
-        if not changed:
-            await alert.refresh_from_db()
-            return alert  # resolving twice is not an error
-        await record(
-            tenant_id=alert.tenant_id,  # type: ignore[attr-defined]
-            actor=actor,
-            action="alert.resolved",
-            target_type="alert",
-            target_id=alert.id,
-            data={"before": {"status": before}, "after": {"status": "resolved", "notes": notes}},
-            connection=connection,
-        )
-    await alert.refresh_from_db()
-    await publish_alert_event(
-        tenant_id=alert.tenant_id,  # type: ignore[attr-defined]
-        alert_id=alert.id,
+    await _change(
+        alert,
+        only_if={"status__not": AlertStatus.RESOLVED},
+        values={
+            "status": AlertStatus.RESOLVED,
+            "resolved_at": datetime.now(UTC),
+            "resolved_by_id": user.id if user else None,
+            "resolution_notes": notes,
+            "escalation_state": EscalationState.STOPPED,
+            "escalation_next_at": None,
+            "notify_pending": True,
+        },
+        actor=actor,
+        action="alert.resolved",
+        data={
+            "before": {"status": alert.status.value},
+            "after": {"status": "resolved", "notes": notes},
+        },
         kind=AlertEventKind.RESOLVED,
     )
-    return alert
+    return alert  # resolving twice is not an error
 
 
 async def request_escalation(*, alert: Alert, actor: Actor) -> Alert:
     """Ask for the next tier now. The escalation engine acts on it; here it is
     recorded (due now) and announced."""
-    if alert.status is AlertStatus.RESOLVED:
-        raise Conflict("a resolved alert cannot be escalated", field="id")
-    now = datetime.now(UTC)
-    async with in_transaction() as connection:
-        await (
-            Alert.filter(id=alert.id)
-            .using_db(connection)
-            .update(escalation_next_at=now, notify_pending=True)
-        )
-        await record(
-            tenant_id=alert.tenant_id,  # type: ignore[attr-defined]
-            actor=actor,
-            action="alert.escalation_requested",
-            target_type="alert",
-            target_id=alert.id,
-            data={"tier": alert.escalation_tier, "cycle": alert.escalation_cycle},
-            connection=connection,
-        )
-    await alert.refresh_from_db()
-    await publish_alert_event(
-        tenant_id=alert.tenant_id,  # type: ignore[attr-defined]
-        alert_id=alert.id,
+    changed = await _change(
+        alert,
+        only_if={"status__not": AlertStatus.RESOLVED},
+        values={"escalation_next_at": datetime.now(UTC), "notify_pending": True},
+        actor=actor,
+        action="alert.escalation_requested",
+        data={"tier": alert.escalation_tier, "cycle": alert.escalation_cycle},
         kind=AlertEventKind.ESCALATED,
     )
+    if not changed:
+        raise Conflict("a resolved alert cannot be escalated", field="id")
     return alert

@@ -176,3 +176,18 @@ async def test_another_tenants_alert_is_not_found(
     assert ack["errors"][0]["extensions"]["code"] == "NOT_FOUND"
     listed = await graphql(client, acme.admin_token, LIST)
     assert listed["data"]["alerts"]["edges"] == []
+
+
+async def test_escalate_records_the_request_and_refuses_resolved_alerts(
+    client: httpx.AsyncClient, acme: TenantKit
+) -> None:
+    [alert] = await seed_alerts(acme, 1)
+    escalate = "mutation($id: ID!) { escalateAlert(id: $id) { status escalationTier } }"
+    body = await graphql(client, acme.admin_token, escalate, id=alert.short_id)
+    assert body["data"]["escalateAlert"] == {"status": "FIRING", "escalationTier": 0}
+    stored = await Alert.get(id=alert.id)
+    assert stored.escalation_next_at is not None
+    assert await AuditLog.filter(action="alert.escalation_requested").count() == 1
+    await Alert.filter(id=alert.id).update(status=AlertStatus.RESOLVED)
+    refused = await graphql(client, acme.admin_token, escalate, id=alert.short_id)
+    assert refused["errors"][0]["extensions"]["code"] == "CONFLICT"
