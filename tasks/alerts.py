@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from opswatch.alerts.pipeline import process_events
+from opswatch.alerts.pipeline import process_pending
 from opswatch.alerts.sweeper import sweep_inbox
 from opswatch.queue import job
 from tasks.scheduler import periodic
 
 
-@job("alerts.process_events", queue_name="ingest", max_retries=20, min_backoff_ms=200)
-async def process_events_job(*, event_ids: list[str]) -> None:
-    await process_events(event_ids)
+@job("alerts.process_pending", queue_name="ingest", max_retries=20, min_backoff_ms=200)
+async def process_pending_job() -> None:
+    await process_pending()
 
 
 @job("alerts.sweep_inbox", max_retries=0)

@@ -1,6 +1,6 @@
 """Processing inbox events: dedup, enrich, persist, then publish.
 
-A job takes a batch of inbox events. Consecutive firing events of one
+A job takes the oldest pending inbox events, batch after batch. Consecutive firing events of one
 fingerprint collapse into one run (a storm of 500 repeats is one row update,
 not 500), and all firing runs of a batch go to the database in one upsert on
 the partial unique index of open alerts: the database, not a read-then-write,
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -22,10 +21,12 @@ from tortoise.transactions import in_transaction
 
 from opswatch.alerts import store
 from opswatch.alerts.enrich import Enricher
+from opswatch.alerts.inbox import PROCESS_JOB
 from opswatch.alerts.live import AlertEventKind, publish_alert_event
 from opswatch.alerts.normalize import NormalizedEvent
 from opswatch.knowledge import agent as agent_knowledge
 from opswatch.models import AlertEvent, AlertStatus, Tenant
+from opswatch.queue import enqueue
 from opswatch.sql import Statement
 
 
@@ -48,19 +49,25 @@ class Run:
     events: list[NormalizedEvent]
 
 
-async def process_events(event_ids: Sequence[str]) -> list[Outcome]:
-    ids = [uuid.UUID(i) for i in event_ids]
-    async with in_transaction() as connection:
-        sql = Statement(connection)
-        claimed = await _claim(sql, ids)
-        if not claimed:
-            return []
-        enrichers = await _enrichers(sql, claimed)
-        now = datetime.now(UTC)
-        outcomes: list[Outcome] = []
-        for round_runs in _rounds(_runs(claimed)):
-            outcomes += await _apply_round(sql, round_runs, enrichers, now)
-        await _mark_processed(sql, outcomes, now)
+CLAIM_LIMIT = 500
+MAX_BATCHES_PER_JOB = 50
+RETRY_DEFERRED_MS = 200
+
+
+async def process_pending() -> list[Outcome]:
+    """Process what is pending in the inbox, oldest first, batch after batch.
+
+    Jobs overlap freely: each claims rows the others have not locked.
+    """
+    outcomes: list[Outcome] = []
+    for _ in range(MAX_BATCHES_PER_JOB):
+        batch, deferred = await _process_batch()
+        outcomes += batch
+        if deferred:
+            # Another job holds older events of these fingerprints: come back after it.
+            await enqueue(PROCESS_JOB, delay_ms=RETRY_DEFERRED_MS)
+        if not batch:
+            break
     for outcome in outcomes:
         if outcome.kind is not None and outcome.alert_id is not None:
             await publish_alert_event(
@@ -69,19 +76,68 @@ async def process_events(event_ids: Sequence[str]) -> list[Outcome]:
     return outcomes
 
 
-async def _claim(sql: Statement, ids: list[uuid.UUID]) -> list[AlertEvent]:
-    """Unprocessed events among ``ids``, locked for this transaction (PostgreSQL) so a
-    concurrent worker skips them; SQLite serialises writers anyway.
+async def _process_batch() -> tuple[list[Outcome], bool]:
+    async with in_transaction() as connection:
+        sql = Statement(connection)
+        claimed = await _claim(sql)
+        ready = await _without_gaps(sql, claimed)
+        if not ready:
+            return [], len(claimed) > 0
+        enrichers = await _enrichers(sql, ready)
+        now = datetime.now(UTC)
+        outcomes: list[Outcome] = []
+        for round_runs in _rounds(_runs(ready)):
+            outcomes += await _apply_round(sql, round_runs, enrichers, now)
+        await _mark_processed(sql, outcomes, now)
+    return outcomes, len(ready) < len(claimed)
+
+
+async def _claim(sql: Statement) -> list[AlertEvent]:
+    """The oldest pending events, locked for this transaction (PostgreSQL) so a
+    concurrent job skips them; SQLite serialises writers anyway.
 
     Sorted by tenant and fingerprint, so every transaction takes alert row locks
     in one global order (batches wait for each other, never deadlock); within a
     fingerprint, events keep the order they arrived in.
     """
-    query = AlertEvent.filter(id__in=ids, processed_at__isnull=True).using_db(sql.connection)
+    query = (
+        AlertEvent.filter(processed_at__isnull=True)
+        .order_by("received_at")
+        .limit(CLAIM_LIMIT)
+        .using_db(sql.connection)
+    )
     if not sql.sqlite:
         query = query.select_for_update(skip_locked=True)
     rows = await query
     return sorted(rows, key=lambda r: (str(_tenant_id(r)), r.fingerprint, r.received_at))
+
+
+async def _without_gaps(sql: Statement, rows: list[AlertEvent]) -> list[AlertEvent]:
+    """Leave out fingerprints with an older event still pending outside this batch
+    (claimed by another job): applying ours first could resolve before it fires."""
+    if not rows:
+        return rows
+    earliest: dict[tuple[str, str], datetime] = {}
+    for row in rows:
+        key = (str(_tenant_id(row)), row.fingerprint)
+        earliest[key] = min(earliest.get(key, row.received_at), row.received_at)
+    older = (
+        await AlertEvent.filter(
+            processed_at__isnull=True,
+            fingerprint__in=list({row.fingerprint for row in rows}),
+            received_at__lt=max(earliest.values()),
+        )
+        .exclude(id__in=[row.id for row in rows])
+        .using_db(sql.connection)
+        .values_list("tenant_id", "fingerprint", "received_at")
+    )
+    blocked = {
+        (str(tenant_id), fingerprint)
+        for tenant_id, fingerprint, received_at in older
+        if (str(tenant_id), fingerprint) in earliest
+        and received_at < earliest[(str(tenant_id), fingerprint)]
+    }
+    return [row for row in rows if (str(_tenant_id(row)), row.fingerprint) not in blocked]
 
 
 def _tenant_id(row: AlertEvent) -> uuid.UUID:

@@ -126,12 +126,11 @@ async def test_repeat_resolve_and_refire_follow_the_alert_lifecycle(
 async def test_processing_an_event_twice_changes_nothing(
     client: httpx.AsyncClient, acme: TenantKit, app_runtime: Runtime
 ) -> None:
-    from opswatch.alerts.pipeline import process_events
+    from opswatch.alerts.pipeline import process_pending
 
-    response = await post(client, "alertmanager", acme.api_key, SPEC_ALERTMANAGER)
+    await post(client, "alertmanager", acme.api_key, SPEC_ALERTMANAGER)
     await drained(app_runtime)
-    event_ids = response.json()["events"]
-    assert await process_events(event_ids) == []
+    assert await process_pending() == []
     alert = await Alert.get(tenant=acme.tenant)
     assert alert.occurrences == 1
 
