@@ -41,8 +41,8 @@ class OpsWatchLifecycle(Middleware):
         from opswatch.crypto import SecretBox
 
         await db.connect(self.settings.database_url)
+        # Workers only publish live events; reading the feed is for API processes.
         events = runtime.build_events(self.settings)
-        await events.start()
         runtime.install(
             runtime.Runtime(
                 settings=self.settings,

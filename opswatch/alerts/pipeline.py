@@ -62,17 +62,18 @@ async def process_pending() -> list[Outcome]:
     outcomes: list[Outcome] = []
     for _ in range(MAX_BATCHES_PER_JOB):
         batch, deferred = await _process_batch()
+        # Published per batch (after its commit), not after the whole job.
+        for outcome in batch:
+            if outcome.kind is not None and outcome.alert_id is not None:
+                await publish_alert_event(
+                    tenant_id=outcome.tenant_id, alert_id=outcome.alert_id, kind=outcome.kind
+                )
         outcomes += batch
         if deferred:
             # Another job holds older events of these fingerprints: come back after it.
             await enqueue(PROCESS_JOB, delay_ms=RETRY_DEFERRED_MS)
         if not batch:
             break
-    for outcome in outcomes:
-        if outcome.kind is not None and outcome.alert_id is not None:
-            await publish_alert_event(
-                tenant_id=outcome.tenant_id, alert_id=outcome.alert_id, kind=outcome.kind
-            )
     return outcomes
 
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from opswatch.alerts.enrich import Enrichment
 from opswatch.alerts.normalize import NormalizedEvent
 from opswatch.alerts.shortid import new_short_id
-from opswatch.models import AlertStatus
+from opswatch.models import Alert, AlertStatus
 from opswatch.sql import Statement
 
 MAX_INSERT_ATTEMPTS = 8
@@ -48,13 +48,15 @@ def _values(i: int) -> str:
     return f"({marks}, 'none', 0, 0, :notify, :now, :now, :resolved_{i})"
 
 
-def _params(i: int, new_id: uuid.UUID, run: FiringRun, status: AlertStatus) -> dict[str, object]:
+def _params(
+    i: int, new_id: uuid.UUID, short_id: str, run: FiringRun, status: AlertStatus
+) -> dict[str, object]:
     event = run.latest
     return {
         f"id_{i}": new_id,
         f"tenant_{i}": run.tenant_id,
         f"fingerprint_{i}": event.fingerprint,
-        f"short_id_{i}": new_short_id(),
+        f"short_id_{i}": short_id,
         f"title_{i}": event.title,
         f"description_{i}": event.description,
         f"severity_{i}": run.enrichment.severity.value,
@@ -89,9 +91,10 @@ async def upsert_firing(
     then retried whole with fresh short ids, which is safe as nothing committed.
     """
     new_ids = [uuid.uuid4() for _ in runs]
+    short_ids = await _free_short_ids(sql, [run.tenant_id for run in runs])
     params: dict[str, object] = {"notify": True, "now": now}
     for i, (new_id, run) in enumerate(zip(new_ids, runs, strict=True)):
-        params.update(_params(i, new_id, run, AlertStatus.FIRING))
+        params.update(_params(i, new_id, short_ids[i], run, AlertStatus.FIRING))
     # Only column names and ":name" markers are interpolated; values are parameters.
     rows = await sql.rows(
         f"INSERT INTO alert ({_COLUMNS}) VALUES "  # noqa: S608
@@ -114,6 +117,26 @@ async def upsert_firing(
     return result
 
 
+async def _free_short_ids(sql: Statement, tenant_ids: list[uuid.UUID]) -> list[str]:
+    """Draw short ids and redraw those a tenant already uses, so an old tenant with
+    many alerts does not make whole batches fail on the unique index. (Two batches
+    drawing the same new id at once remains possible; then the job is retried.)"""
+    drawn = [new_short_id() for _ in tenant_ids]
+    for _ in range(MAX_INSERT_ATTEMPTS):
+        taken = {
+            (str(tenant), short)
+            for tenant, short in await Alert.filter(short_id__in=drawn)
+            .using_db(sql.connection)
+            .values_list("tenant_id", "short_id")
+        }
+        clashes = [i for i, t in enumerate(tenant_ids) if (str(t), drawn[i]) in taken]
+        if not clashes:
+            break
+        for i in clashes:
+            drawn[i] = new_short_id()
+    return drawn
+
+
 async def insert_resolved(sql: Statement, run: FiringRun, now: datetime) -> uuid.UUID | None:
     """Store an alert already resolved (an agent fixed it); None if the short id was taken."""
     new_id = uuid.uuid4()
@@ -122,7 +145,7 @@ async def insert_resolved(sql: Statement, run: FiringRun, now: datetime) -> uuid
         "ON CONFLICT DO NOTHING RETURNING id",
         notify=True,
         now=now,
-        **_params(0, new_id, run, AlertStatus.RESOLVED),
+        **_params(0, new_id, new_short_id(), run, AlertStatus.RESOLVED),
     )
     return new_id if rows else None
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import asyncpg
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from tortoise.exceptions import DBConnectionError, OperationalError
 
@@ -49,12 +49,19 @@ async def _read_body(request: Request, limit: int) -> bytes | None:
         return None
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                return None
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise SenderGone from None
     return b"".join(chunks)
+
+
+class SenderGone(Exception):
+    """The sender hung up before its body arrived: nothing to store, nobody to answer."""
 
 
 async def _receive(request: Request, parse: Parser) -> JSONResponse:
@@ -76,7 +83,10 @@ async def _receive(request: Request, parse: Parser) -> JSONResponse:
             response.headers["Retry-After"] = str(wait)
             return response
 
-    body = await _read_body(request, settings.max_body_bytes)
+    try:
+        body = await _read_body(request, settings.max_body_bytes)
+    except SenderGone:
+        return _error(400, "incomplete_body", "the connection closed before the body arrived")
     if body is None:
         return _error(413, "too_large", f"the body exceeds {settings.max_body_bytes} bytes", "body")
     try:

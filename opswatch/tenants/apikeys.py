@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -12,7 +13,12 @@ from tortoise.transactions import in_transaction
 from opswatch import validation
 from opswatch.audit.actor import Actor
 from opswatch.audit.log import record
-from opswatch.crypto import credential_matches, credential_prefix, issue_credential
+from opswatch.crypto import (
+    credential_matches,
+    credential_prefix,
+    hash_credential,
+    issue_credential,
+)
 from opswatch.errors import InvalidInput, NotFound
 from opswatch.models import ApiKey, Tenant
 
@@ -113,6 +119,7 @@ async def update_api_key(
         await api_key.save(
             update_fields=["field_map", "rate_limit_per_minute"], using_db=connection
         )
+        _forget(api_key)
         await record(
             tenant_id=tenant.id,
             actor=actor,
@@ -149,6 +156,7 @@ async def revoke_api_key(*, tenant: Tenant, key_id: str, actor: Actor) -> ApiKey
     if api_key.revoked_at is None:
         async with in_transaction() as connection:
             api_key.revoked_at = datetime.now(UTC)
+            _forget(api_key)
             await api_key.save(update_fields=["revoked_at"], using_db=connection)
             await record(
                 tenant_id=tenant.id,
@@ -162,8 +170,19 @@ async def revoke_api_key(*, tenant: Tenant, key_id: str, actor: Actor) -> ApiKey
     return api_key
 
 
+# Every webhook authenticates; a short-lived cache spares a database round trip
+# per request. A revocation is seen at once by the process that made it and
+# within CACHE_SECONDS by the others.
+CACHE_SECONDS = 5.0
+_recent: dict[str, tuple[float, ApiKey]] = {}
+
+
 async def authenticate_api_key(clear: str) -> ApiKey | None:
     """The live key (with its tenant) for a presented key, or None; never says why."""
+    digest = hash_credential(clear)
+    cached = _recent.get(digest)
+    if cached is not None and cached[0] > time.monotonic():
+        return cached[1]
     prefix = credential_prefix(clear, KEY_KIND)
     if prefix is None:
         return None
@@ -172,4 +191,13 @@ async def authenticate_api_key(clear: str) -> ApiKey | None:
         return None
     if not credential_matches(clear, api_key.key_hash):
         return None
+    if len(_recent) > 10_000:
+        _recent.clear()
+    _recent[digest] = (time.monotonic() + CACHE_SECONDS, api_key)
     return api_key
+
+
+def _forget(api_key: ApiKey) -> None:
+    for digest, (_, cached) in list(_recent.items()):
+        if cached.id == api_key.id:
+            del _recent[digest]
