@@ -26,6 +26,10 @@ class InProcessQueue:
         self._idle.set()
         self._accepting = True
         self.failures: list[tuple[str, BaseException]] = []
+        # Jobs queued but not yet started, by name and arguments: the same job asked
+        # for again before it starts would only repeat its work (inbox processing is
+        # asked for on every commit, and one run takes everything pending).
+        self._not_started: set[tuple[str, str]] = set()
 
     async def start(self) -> None:
         self._accepting = True
@@ -34,6 +38,11 @@ class InProcessQueue:
         if not self._accepting:
             raise RuntimeError("the in-process queue is stopped")
         spec = get_job(name)
+        if delay_ms <= 0:
+            key = (name, repr(sorted(kwargs.items())))
+            if key in self._not_started:
+                return
+            self._not_started.add(key)
         self._schedule(spec, dict(kwargs), attempt=0, delay_ms=delay_ms)
 
     async def drain(self, timeout: float = 30.0) -> None:
@@ -84,6 +93,7 @@ class InProcessQueue:
 
     async def _run(self, spec: JobSpec, kwargs: dict[str, Any], attempt: int) -> None:
         async with self._slots:
+            self._not_started.discard((spec.name, repr(sorted(kwargs.items()))))
             try:
                 await asyncio.wait_for(spec.fn(**kwargs), spec.time_limit_ms / 1000)
             except asyncio.CancelledError:
