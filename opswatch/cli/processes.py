@@ -30,6 +30,12 @@ def add_commands(commands: Any) -> None:
     worker = commands.add_parser("worker", help="run background jobs from Redis")
     worker.add_argument("--threads", type=int, default=8, help="concurrent jobs")
     worker.add_argument("--queues", nargs="*", help="only these queues")
+    worker.add_argument(
+        "--max-poll-ms",
+        type=int,
+        default=100,
+        help="longest wait between polls of an idle queue (Dramatiq's default is 1000)",
+    )
     worker.set_defaults(handler=worker_command)
 
     scheduler = commands.add_parser("scheduler", help="enqueue periodic ticks (safe with two)")
@@ -112,7 +118,15 @@ def worker_command(args: argparse.Namespace) -> int:
     if settings.redis_url is None:
         raise CommandError("OPSWATCH_REDIS_URL: the worker needs Redis (serve runs jobs itself)")
     broker = build_broker(settings)
-    worker = dramatiq.Worker(broker, worker_threads=args.threads, queues=args.queues or None)
+    # An idle Redis consumer backs off up to worker_timeout between polls; at
+    # Dramatiq's 1 s default, the first alert after a quiet spell could wait a
+    # second before anyone starts processing it.
+    worker = dramatiq.Worker(
+        broker,
+        worker_threads=args.threads,
+        queues=args.queues or None,
+        worker_timeout=max(10, args.max_poll_ms),
+    )
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
