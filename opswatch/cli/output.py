@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from opswatch import db, runtime
@@ -33,26 +34,35 @@ class CommandError(Exception):
         self.exit_code = exit_code
 
 
+@contextlib.asynccontextmanager
+async def connected(settings: Settings) -> AsyncIterator[runtime.Runtime]:
+    """The database connected and a runtime installed (so jobs can be enqueued)."""
+    try:
+        await db.connect(settings.database_url)
+    except db.DatabaseUnavailable as error:
+        raise CommandError(str(error), exit_code=1) from None
+    current = runtime.build(settings)
+    runtime.install(current)
+    await current.queue.start()
+    try:
+        yield current
+    finally:
+        await current.queue.stop()
+        await db.disconnect()
+
+
 def run_with_database(work: Callable[[Settings], Awaitable[Any]]) -> Any:
-    """Connect, install a runtime (so jobs can be enqueued), run ``work``, disconnect."""
+    """Run ``work`` connected; a caller-fixable error becomes a one-line CLI error."""
     settings = load_settings()
 
     async def main() -> Any:
-        try:
-            await db.connect(settings.database_url)
-        except db.DatabaseUnavailable as error:
-            raise CommandError(str(error), exit_code=1) from None
-        current = runtime.build(settings)
-        runtime.install(current)
-        await current.queue.start()
-        try:
-            return await work(settings)
-        except OpsWatchError as error:
-            flag = FLAGS.get(error.field or "", error.field)
-            raise CommandError(f"{flag}: {error.message}" if flag else error.message) from None
-        finally:
-            await current.queue.stop()
-            await db.disconnect()
+        async with connected(settings):
+            try:
+                return await work(settings)
+            except OpsWatchError as error:
+                flag = FLAGS.get(error.field or "", error.field)
+                message = f"{flag}: {error.message}" if flag else error.message
+                raise CommandError(message) from None
 
     return asyncio.run(main())
 

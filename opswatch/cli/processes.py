@@ -10,7 +10,7 @@ import threading
 from typing import Any
 
 from opswatch import db
-from opswatch.cli.output import CommandError, run_with_database
+from opswatch.cli.output import CommandError, connected, run_with_database
 from opswatch.config import Settings, load_settings
 
 log = logging.getLogger("opswatch")
@@ -140,25 +140,16 @@ def worker_command(args: argparse.Namespace) -> int:
 
 
 def scheduler_command(args: argparse.Namespace) -> int:
-    from opswatch import runtime
     from tasks.scheduler import Scheduler
 
     _configure_logging()
     settings = load_settings()
 
     async def main() -> None:
-        try:
-            await db.connect(settings.database_url)
-        except db.DatabaseUnavailable as error:
-            raise CommandError(str(error), exit_code=1) from None
-        current = runtime.build(settings)
-        runtime.install(current)
-        scheduler = Scheduler()
-        log.info("scheduler %s started", scheduler.holder)
-        try:
+        async with connected(settings):
+            scheduler = Scheduler()
+            log.info("scheduler %s started", scheduler.holder)
             await scheduler.run_forever()
-        finally:
-            await db.disconnect()
 
     asyncio.run(main())
     return 0

@@ -13,35 +13,10 @@ from opswatch.models import Alert, AlertEvent, AlertStatus, ApiKey, Incident, Se
 from opswatch.queue.inprocess import InProcessQueue
 from opswatch.runtime import Runtime
 from opswatch.tenants.services import create_service
+from tests.alerts.payloads import alertmanager_body
 from tests.factories import TenantKit
 
-SPEC_ALERTMANAGER: dict[str, Any] = {
-    "version": "4",
-    "groupKey": '{}:{alertname="PodCrashLoopBackOff"}',
-    "status": "firing",
-    "receiver": "opswatch",
-    "externalURL": "http://alertmanager.example:9093",
-    "alerts": [
-        {
-            "status": "firing",
-            "labels": {
-                "alertname": "PodCrashLoopBackOff",
-                "cluster": "production-de-01",
-                "namespace": "customer-api",
-                "pod": "payment-gateway-7f8b9c-xyz",
-                "severity": "critical",
-            },
-            "annotations": {
-                "summary": "Pod is in CrashLoopBackOff",
-                "description": "Pod payment-gateway-7f8b9c-xyz has been restarting for 15 minutes",
-                "runbook_url": "https://runbooks.example.com/pod-crashloop",
-            },
-            "startsAt": "2026-02-20T10:00:00Z",
-            "endsAt": "0001-01-01T00:00:00Z",
-            "fingerprint": "abc123def456",
-        }
-    ],
-}
+SPEC_ALERTMANAGER = alertmanager_body()
 
 
 def with_status(status: str) -> dict[str, Any]:
@@ -92,7 +67,7 @@ async def test_the_spec_alertmanager_payload_becomes_an_enriched_alert(
     assert alert.ends_at is None
     assert alert.occurrences == 1
     assert len(alert.short_id) == 6
-    assert alert.external_url == "http://alertmanager.example:9093"
+    assert alert.external_url == "http://alertmanager.example.com"
     event = await AlertEvent.get(id=body["events"][0])
     assert event.outcome == "created"
     assert event.payload["alerts"][0]["fingerprint"] == "abc123def456"
