@@ -36,3 +36,20 @@ def alertmanager_body() -> dict[str, Any]:
             }
         ],
     }
+
+
+def agent_body() -> dict[str, Any]:
+    """The example of SPEC-integrations.md 2.4."""
+    return {
+        "title": "OOM Kill - payment-gateway",
+        "severity": "warning",
+        "fingerprint": "oom-payment-gateway-prod",
+        "source": "remediation-agent",
+        "agent_metadata": {
+            "agent_id": "k8s-healer-01",
+            "action_taken": "Increased memory limit from 256Mi to 512Mi and restarted pod",
+            "action_result": "success",
+            "auto_resolved": True,
+            "confidence": 0.95,
+        },
+    }

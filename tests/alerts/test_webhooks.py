@@ -13,7 +13,7 @@ from opswatch.models import Alert, AlertEvent, AlertStatus, ApiKey, Incident, Se
 from opswatch.queue.inprocess import InProcessQueue
 from opswatch.runtime import Runtime
 from opswatch.tenants.services import create_service
-from tests.alerts.payloads import alertmanager_body
+from tests.alerts.payloads import agent_body, alertmanager_body
 from tests.factories import TenantKit
 
 SPEC_ALERTMANAGER = alertmanager_body()
@@ -212,19 +212,7 @@ async def test_keep_generic_and_agent_payloads(
         "labels": {"host": "db-1"},
         "source": "my-custom-system",
     }
-    agent = {
-        "title": "OOM Kill - payment-gateway",
-        "severity": "warning",
-        "fingerprint": "oom-payment-gateway-prod",
-        "source": "remediation-agent",
-        "agent_metadata": {
-            "agent_id": "k8s-healer-01",
-            "action_taken": "Increased memory limit from 256Mi to 512Mi and restarted pod",
-            "action_result": "success",
-            "auto_resolved": True,
-            "confidence": 0.95,
-        },
-    }
+    agent = agent_body()
     assert (await post(client, "keep", acme.api_key, keep)).status_code == 202
     assert (await post(client, "generic", acme.api_key, [generic, generic])).status_code == 202
     assert (await post(client, "generic", acme.api_key, agent)).status_code == 202

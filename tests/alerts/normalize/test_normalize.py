@@ -16,7 +16,7 @@ from opswatch.alerts.normalize import (
 )
 from opswatch.errors import InvalidInput
 from opswatch.models.enums import AlertSourceFormat, AlertStatus, Severity
-from tests.alerts.payloads import SPEC_DESCRIPTION, alertmanager_body
+from tests.alerts.payloads import SPEC_DESCRIPTION, agent_body, alertmanager_body
 
 
 def keep_body() -> dict[str, Any]:
@@ -31,23 +31,6 @@ def keep_body() -> dict[str, Any]:
         "labels": {"cluster": "production-de-01"},
         "description": "Pod keeps restarting",
         "lastReceived": "2026-02-20T10:00:00Z",
-    }
-
-
-def agent_body() -> dict[str, Any]:
-    """The example of SPEC-integrations.md 2.4."""
-    return {
-        "title": "OOM Kill - payment-gateway",
-        "severity": "warning",
-        "fingerprint": "oom-payment-gateway-prod",
-        "source": "remediation-agent",
-        "agent_metadata": {
-            "agent_id": "k8s-healer-01",
-            "action_taken": "Increased memory limit from 256Mi to 512Mi and restarted pod",
-            "action_result": "success",
-            "auto_resolved": True,
-            "confidence": 0.95,
-        },
     }
 
 
