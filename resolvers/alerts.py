@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import uuid
 from collections.abc import AsyncGenerator
-from datetime import datetime
+from datetime import UTC, datetime
 
 import strawberry
 from tortoise.expressions import Q
@@ -128,18 +128,44 @@ async def escalate_alert(info: Info, id: strawberry.ID) -> Alert:
 async def alert_events(
     info: Info, filter: AlertFilter | None = None, after: str | None = None
 ) -> AsyncGenerator[AlertEvent, None]:
-    """Missed events after ``after`` first (within the retained window), then live ones."""
+    """Missed events after ``after`` first (within the retained window), then live ones.
+
+    Each event brings the alert as its change committed it, so nothing is read back.
+    """
     principal = info.context.viewer()
     tenant_id = principal.tenant.id
+    service_id = (
+        parse_id(filter.service_id, "filter.serviceId")
+        if filter is not None and filter.service_id is not None
+        else None
+    )
     stream = runtime.current().events.subscribe(topic=TOPIC, tenant_id=str(tenant_id), after=after)
     async for event in stream:
-        alert_id = uuid.UUID(event.data["alert_id"])
-        query = _filtered(models.Alert.filter(tenant_id=tenant_id, id=alert_id), filter)
-        row = await query.first()
-        if row is None:  # filtered out, or deleted since
+        alert = Alert.from_snapshot(event.data["alert"])
+        if filter is not None and not _matches(alert, filter, service_id):
             continue
         # Nested fields of each event get fresh loaders: cached rows must not outlive it.
         info.context.loaders = Loaders(tenant_id)
-        yield AlertEvent(
-            kind=AlertEventKind(event.kind), cursor=event.cursor, alert=Alert.from_model(row)
-        )
+        yield AlertEvent(kind=AlertEventKind(event.kind), cursor=event.cursor, alert=alert)
+
+
+def _matches(alert: Alert, where: AlertFilter, service_id: uuid.UUID | None) -> bool:
+    """The filter of ``_filtered``, applied to one alert in memory."""
+    if where.status and alert.status.value not in {s.value for s in where.status}:
+        return False
+    if where.severity and alert.severity.value not in {s.value for s in where.severity}:
+        return False
+    if service_id is not None and alert.service_id != service_id:
+        return False
+    if where.fingerprint and alert.fingerprint != where.fingerprint:
+        return False
+    if where.text and where.text.strip()[:200].casefold() not in alert.title.casefold():
+        return False
+    if where.received_after is not None and alert.last_received_at < _aware(where.received_after):
+        return False
+    return where.received_before is None or alert.first_received_at < _aware(where.received_before)
+
+
+def _aware(moment: datetime) -> datetime:
+    """A time given without an offset means UTC, as stored times do."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

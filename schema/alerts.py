@@ -11,6 +11,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from opswatch import models
+from opswatch.alerts import live
 from resolvers.context import Info
 from schema.knowledge import Incident
 from schema.tenants import Service, User
@@ -98,37 +99,41 @@ class Alert:
 
     @classmethod
     def from_model(cls, alert: models.Alert) -> Alert:
-        fk: dict[str, Any] = alert.__dict__
+        return cls.from_snapshot(live.snapshot(alert))
+
+    @classmethod
+    def from_snapshot(cls, data: dict[str, Any]) -> Alert:
+        """From the JSON-safe form that live events carry (``opswatch.alerts.live``)."""
         return cls(
-            id=strawberry.ID(str(alert.id)),
-            short_id=alert.short_id,
-            fingerprint=alert.fingerprint,
-            title=alert.title,
-            description=alert.description,
-            severity=Severity(alert.severity.value),
-            status=AlertStatus(alert.status.value),
-            source=alert.source,
-            source_format=alert.source_format.value,
-            labels=cast(JSON, alert.labels),
-            annotations=cast(JSON, alert.annotations),
-            occurrences=alert.occurrences,
-            first_received_at=alert.first_received_at,
-            last_received_at=alert.last_received_at,
-            starts_at=alert.starts_at,
-            ends_at=alert.ends_at,
-            runbook_url=alert.runbook_url,
-            acknowledged_at=alert.acknowledged_at,
-            resolved_at=alert.resolved_at,
-            resolution_notes=alert.resolution_notes,
-            agent_metadata=cast(JSON, alert.agent_metadata),
-            escalation_tier=alert.escalation_tier,
-            escalation_cycle=alert.escalation_cycle,
-            generator_url=alert.generator_url,
-            service_id=fk.get("service_id"),
-            incident_id=fk.get("incident_id"),
-            known_solution_id=fk.get("known_solution_id"),
-            acknowledged_by_id=fk.get("acknowledged_by_id"),
-            resolved_by_id=fk.get("resolved_by_id"),
+            id=strawberry.ID(data["id"]),
+            short_id=data["short_id"],
+            fingerprint=data["fingerprint"],
+            title=data["title"],
+            description=data["description"],
+            severity=Severity(data["severity"]),
+            status=AlertStatus(data["status"]),
+            source=data["source"],
+            source_format=data["source_format"],
+            labels=cast(JSON, data["labels"]),
+            annotations=cast(JSON, data["annotations"]),
+            occurrences=data["occurrences"],
+            first_received_at=datetime.fromisoformat(data["first_received_at"]),
+            last_received_at=datetime.fromisoformat(data["last_received_at"]),
+            starts_at=live.time_of(data, "starts_at"),
+            ends_at=live.time_of(data, "ends_at"),
+            runbook_url=data["runbook_url"],
+            acknowledged_at=live.time_of(data, "acknowledged_at"),
+            resolved_at=live.time_of(data, "resolved_at"),
+            resolution_notes=data["resolution_notes"],
+            agent_metadata=cast(JSON, data["agent_metadata"]),
+            escalation_tier=data["escalation_tier"],
+            escalation_cycle=data["escalation_cycle"],
+            generator_url=data["generator_url"],
+            service_id=live.reference_of(data, "service_id"),
+            incident_id=live.reference_of(data, "incident_id"),
+            known_solution_id=live.reference_of(data, "known_solution_id"),
+            acknowledged_by_id=live.reference_of(data, "acknowledged_by_id"),
+            resolved_by_id=live.reference_of(data, "resolved_by_id"),
         )
 
 

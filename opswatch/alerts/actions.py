@@ -55,11 +55,7 @@ async def _change(
             )
     await alert.refresh_from_db()
     if changed:
-        await publish_alert_event(
-            tenant_id=alert.tenant_id,  # type: ignore[attr-defined]
-            alert_id=alert.id,
-            kind=kind,
-        )
+        await publish_alert_event(alert=alert, kind=kind)
     return bool(changed)
 
 

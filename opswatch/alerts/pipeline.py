@@ -25,7 +25,7 @@ from opswatch.alerts.inbox import PROCESS_JOB
 from opswatch.alerts.live import AlertEventKind, publish_alert_event
 from opswatch.alerts.normalize import NormalizedEvent
 from opswatch.knowledge import agent as agent_knowledge
-from opswatch.models import AlertEvent, AlertStatus, Tenant
+from opswatch.models import Alert, AlertEvent, AlertStatus, Tenant
 from opswatch.queue import enqueue
 from opswatch.sql import Statement
 
@@ -61,13 +61,11 @@ async def process_pending() -> list[Outcome]:
     """
     outcomes: list[Outcome] = []
     for _ in range(MAX_BATCHES_PER_JOB):
-        batch, deferred = await _process_batch()
+        batch, committed, deferred = await _process_batch()
         # Published per batch (after its commit), not after the whole job.
         for outcome in batch:
             if outcome.kind is not None and outcome.alert_id is not None:
-                await publish_alert_event(
-                    tenant_id=outcome.tenant_id, alert_id=outcome.alert_id, kind=outcome.kind
-                )
+                await publish_alert_event(alert=committed[outcome.alert_id], kind=outcome.kind)
         outcomes += batch
         if deferred:
             # Another job holds older events of these fingerprints: come back after it.
@@ -77,20 +75,25 @@ async def process_pending() -> list[Outcome]:
     return outcomes
 
 
-async def _process_batch() -> tuple[list[Outcome], bool]:
+async def _process_batch() -> tuple[list[Outcome], dict[uuid.UUID, Alert], bool]:
+    """The batch's outcomes, the alerts they touched as committed, and whether
+    events were deferred."""
     async with in_transaction() as connection:
         sql = Statement(connection)
         claimed = await _claim(sql)
         ready = await _without_gaps(sql, claimed)
         if not ready:
-            return [], len(claimed) > 0
+            return [], {}, len(claimed) > 0
         enrichers = await _enrichers(sql, ready)
         now = datetime.now(UTC)
         outcomes: list[Outcome] = []
         for round_runs in _rounds(_runs(ready)):
             outcomes += await _apply_round(sql, round_runs, enrichers, now)
         await _mark_processed(sql, outcomes, now)
-    return outcomes, len(ready) < len(claimed)
+        touched = {o.alert_id for o in outcomes if o.kind is not None and o.alert_id is not None}
+        # One read per batch, inside the transaction: the state this batch committed.
+        committed = {row.id: row for row in await Alert.filter(id__in=touched).using_db(connection)}
+    return outcomes, committed, len(ready) < len(claimed)
 
 
 async def _claim(sql: Statement) -> list[AlertEvent]:

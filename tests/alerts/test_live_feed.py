@@ -128,3 +128,32 @@ async def test_filters_and_tenants_scope_the_feed(
         [theirs] = await globex_feed
     assert only["alert"]["fingerprint"] == "page-me"
     assert theirs["alert"]["fingerprint"] == "globex-own"
+
+
+async def test_each_event_shows_the_alert_as_that_change_left_it(
+    live_server: str, acme: TenantKit
+) -> None:
+    """Replayed events carry their own snapshot: reading the alert back at replay
+    time would show the latest count on every one of them."""
+    async with session(live_server, acme.admin_token) as first:
+        pending = await listening(first.subscribe(feed_request()), 1)
+        await send(live_server, acme.api_key, "flapping")
+        [created] = await pending
+    for expected in (2, 3):
+        await send(live_server, acme.api_key, "flapping")
+        await processed(expected)
+
+    async with session(live_server, acme.admin_token) as second:
+        replayed = await take(second.subscribe(feed_request(after=created["cursor"])), 2)
+    assert [e["alert"]["occurrences"] for e in replayed] == [2, 3]
+
+
+async def test_text_and_fingerprint_filters_apply_to_live_events(
+    live_server: str, acme: TenantKit
+) -> None:
+    async with session(live_server, acme.admin_token) as opened:
+        by_text = await listening(opened.subscribe(feed_request(filter={"text": "DISK"})), 1)
+        await send(live_server, acme.api_key, "cpu-hot")
+        await send(live_server, acme.api_key, "disk-full")
+        [only] = await by_text
+    assert only["alert"]["fingerprint"] == "disk-full"
