@@ -1,0 +1,1 @@
+"""Rosters: rotations, follow-the-sun, overrides, handoffs and calendars."""
