@@ -29,6 +29,14 @@ class SecretBox:
         if not keys:
             raise ValueError("at least one secret key is required")
         self._fernet = MultiFernet([Fernet(_derive(key)) for key in keys])
+        self._signing_keys = [_derive(key, b"opswatch link signatures") for key in keys]
+
+    def sign(self, message: str) -> str:
+        """A signature for links that must work without a login (handoff reports)."""
+        return _mac(self._signing_keys[0], message)
+
+    def signature_matches(self, message: str, signature: str) -> bool:
+        return any(hmac.compare_digest(_mac(key, message), signature) for key in self._signing_keys)
 
     def encrypt(self, plaintext: str) -> str:
         return self._fernet.encrypt(plaintext.encode()).decode()
@@ -42,11 +50,18 @@ class SecretBox:
             ) from None
 
 
-def _derive(key: str) -> bytes:
-    raw = HKDF(
-        algorithm=hashes.SHA256(), length=32, salt=b"opswatch-secrets", info=b"fernet"
-    ).derive(key.encode())
+def _derive(key: str, purpose: bytes = b"fernet") -> bytes:
+    """A 32-byte key for one purpose (base64, as Fernet wants it); the stored
+    fernet keys depend on the default purpose's exact bytes."""
+    raw = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"opswatch-secrets", info=purpose).derive(
+        key.encode()
+    )
     return base64.urlsafe_b64encode(raw)
+
+
+def _mac(key: bytes, message: str) -> str:
+    digest = hmac.new(key, message.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:24]).decode()
 
 
 @dataclass(frozen=True)

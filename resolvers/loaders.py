@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TypeVar
 
 from strawberry.dataloader import DataLoader
 from tortoise.models import Model
 
-from opswatch.models import Incident, Service, Tenant, User
+from opswatch.models import Incident, Roster, RosterMember, Service, Tenant, User
+from opswatch.rosters.plans import load_plans
+from opswatch.rosters.resolve import Plan
 
 Row = TypeVar("Row", bound=Model)
 
@@ -36,6 +39,10 @@ class Loaders:
         self.service = _by_id(Service, tenant_id)
         self.incident = _by_id(Incident, tenant_id)
         self.tenant = _tenant_loader(tenant_id)
+        self.roster = _by_id(Roster, tenant_id)
+        self.roster_members = _roster_members(tenant_id)
+        self.sub_rosters = _sub_rosters(tenant_id)
+        self.plan = _plans(tenant_id)
 
 
 def _tenant_loader(tenant_id: uuid.UUID | None) -> DataLoader[uuid.UUID, Tenant | None]:
@@ -44,5 +51,53 @@ def _tenant_loader(tenant_id: uuid.UUID | None) -> DataLoader[uuid.UUID, Tenant 
         wanted = [i for i in ids if i == tenant_id]
         rows = {row.id: row for row in await Tenant.filter(id__in=wanted)}
         return [rows.get(i) for i in ids]
+
+    return DataLoader(load_fn=load)
+
+
+def _roster_members(tenant_id: uuid.UUID | None) -> DataLoader[uuid.UUID, list[User]]:
+    """Members of each roster, in rotation order."""
+
+    async def load(ids: Sequence[uuid.UUID]) -> list[list[User]]:
+        rows = (
+            await RosterMember.filter(roster_id__in=list(ids), roster__tenant_id=tenant_id)
+            .order_by("position")
+            .select_related("user")
+        )
+        found: dict[uuid.UUID, list[User]] = {i: [] for i in ids}
+        for row in rows:
+            found[row.roster_id].append(row.user)  # type: ignore[attr-defined]
+        return [found[i] for i in ids]
+
+    return DataLoader(load_fn=load)
+
+
+def _sub_rosters(tenant_id: uuid.UUID | None) -> DataLoader[uuid.UUID, list[Roster]]:
+    async def load(ids: Sequence[uuid.UUID]) -> list[list[Roster]]:
+        rows = await Roster.filter(parent_id__in=list(ids), tenant_id=tenant_id).order_by(
+            "created_at", "id"
+        )
+        found: dict[uuid.UUID, list[Roster]] = {i: [] for i in ids}
+        for row in rows:
+            found[row.parent_id].append(row)  # type: ignore[attr-defined]
+        return [found[i] for i in ids]
+
+    return DataLoader(load_fn=load)
+
+
+PlanKey = tuple[uuid.UUID, datetime, datetime]
+
+
+def _plans(tenant_id: uuid.UUID | None) -> DataLoader[PlanKey, Plan | None]:
+    """Plans keyed by (roster id, start, end): every roster of one tick in four queries,
+    with the overrides of the widest range asked for."""
+
+    async def load(keys: Sequence[PlanKey]) -> list[Plan | None]:
+        ids = list({key[0] for key in keys})
+        rosters = await Roster.filter(id__in=ids, tenant_id=tenant_id)
+        start = min(key[1] for key in keys)
+        end = max(key[2] for key in keys)
+        plans = await load_plans(rosters, start, end)
+        return [plans.get(key[0]) for key in keys]
 
     return DataLoader(load_fn=load)

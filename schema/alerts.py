@@ -14,7 +14,7 @@ from opswatch import models
 from opswatch.alerts import live
 from resolvers.context import Info
 from schema.knowledge import Incident
-from schema.tenants import Service, User
+from schema.tenants import Service, User, load_user
 
 
 @strawberry.enum
@@ -91,11 +91,11 @@ class Alert:
 
     @strawberry.field
     async def acknowledged_by(self, info: Info) -> User | None:
-        return await _user(info, self.acknowledged_by_id)
+        return await load_user(info, self.acknowledged_by_id)
 
     @strawberry.field
     async def resolved_by(self, info: Info) -> User | None:
-        return await _user(info, self.resolved_by_id)
+        return await load_user(info, self.resolved_by_id)
 
     @classmethod
     def from_model(cls, alert: models.Alert) -> Alert:
@@ -142,13 +142,6 @@ async def _incident(info: Info, incident_id: uuid.UUID | None) -> Incident | Non
         return None
     row = await info.context.loaders.incident.load(incident_id)
     return Incident.from_model(row) if row else None
-
-
-async def _user(info: Info, user_id: uuid.UUID | None) -> User | None:
-    if user_id is None:
-        return None
-    row = await info.context.loaders.user.load(user_id)
-    return User.from_model(row) if row else None
 
 
 @strawberry.type

@@ -8,8 +8,10 @@ from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimite
 
 from opswatch.errors import OpsWatchError
 from resolvers import alerts as alert_resolvers
+from resolvers import rosters as roster_resolvers
 from resolvers import tenants as tenant_resolvers
 from schema.alerts import Alert, AlertConnection, AlertEvent
+from schema.rosters import Notification, OnCallChange, Override, Roster
 from schema.tenants import ApiKey, CreatedApiKey, Service, User, Viewer
 
 
@@ -22,6 +24,9 @@ class Query:
     api_keys: list[ApiKey] = strawberry.field(resolver=tenant_resolvers.api_keys)
     alerts: AlertConnection = strawberry.field(resolver=alert_resolvers.alerts)
     alert: Alert | None = strawberry.field(resolver=alert_resolvers.alert)
+    rosters: list[Roster] = strawberry.field(resolver=roster_resolvers.rosters)
+    roster: Roster | None = strawberry.field(resolver=roster_resolvers.roster)
+    notifications: list[Notification] = strawberry.field(resolver=roster_resolvers.notifications)
 
 
 @strawberry.type
@@ -34,12 +39,21 @@ class Mutation:
     acknowledge_alert: Alert = strawberry.mutation(resolver=alert_resolvers.acknowledge_alert)
     resolve_alert: Alert = strawberry.mutation(resolver=alert_resolvers.resolve_alert)
     escalate_alert: Alert = strawberry.mutation(resolver=alert_resolvers.escalate_alert)
+    create_roster: Roster = strawberry.mutation(resolver=roster_resolvers.create_roster)
+    update_roster: Roster = strawberry.mutation(resolver=roster_resolvers.update_roster)
+    set_roster_members: Roster = strawberry.mutation(resolver=roster_resolvers.set_roster_members)
+    delete_roster: strawberry.ID = strawberry.mutation(resolver=roster_resolvers.delete_roster)
+    create_override: Override = strawberry.mutation(resolver=roster_resolvers.create_override)
+    delete_override: Override = strawberry.mutation(resolver=roster_resolvers.delete_override)
 
 
 @strawberry.type
 class Subscription:
     alert_events: AlertEvent = strawberry.subscription(  # type: ignore[assignment]
         resolver=alert_resolvers.alert_events
+    )
+    oncall_changed: OnCallChange = strawberry.subscription(  # type: ignore[assignment]
+        resolver=roster_resolvers.oncall_changed
     )
 
 

@@ -10,6 +10,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from opswatch import models
+from resolvers.context import Info
 from schema.scalars import Role
 
 
@@ -47,6 +48,14 @@ class User:
             slack_user_id=user.slack_user_id,
             active=user.active,
         )
+
+
+async def load_user(info: Info, user_id: uuid.UUID | None) -> User | None:
+    """A user of the caller's tenant through the request's loader; None stays None."""
+    if user_id is None:
+        return None
+    row = await info.context.loaders.user.load(user_id)
+    return User.from_model(row) if row else None
 
 
 @strawberry.type

@@ -16,7 +16,7 @@ from starlette.routing import Route, WebSocketRoute
 from opswatch import db, runtime
 from opswatch.config import Settings
 from opswatch.errors import OpsWatchError
-from opswatch.http import webhooks
+from opswatch.http import rosters, webhooks
 from opswatch.http.graphql import graphql_app
 from opswatch.http.health import healthz, metrics, readyz
 from opswatch.http.metrics import MetricsMiddleware
@@ -71,6 +71,10 @@ def create_app(
         Route("/api/v1/webhooks/alertmanager", webhooks.alertmanager, methods=["POST"]),
         Route("/api/v1/webhooks/keep", webhooks.keep, methods=["POST"]),
         Route("/api/v1/webhooks/generic", webhooks.generic, methods=["POST"]),
+        Route("/api/v1/rosters/{roster_id}/oncall", rosters.roster_oncall),
+        Route("/api/v1/calendars/rosters/{token}.ics", rosters.roster_calendar),
+        Route("/api/v1/calendars/users/{token}.ics", rosters.user_calendar),
+        Route("/rosters/{roster_id}/handoff/{handoff_id}", rosters.handoff_report),
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
     ]

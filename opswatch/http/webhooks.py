@@ -10,11 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import asyncpg
 import orjson
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
-from tortoise.exceptions import DBConnectionError, OperationalError
 
 from opswatch import runtime
 from opswatch.alerts import inbox
@@ -24,22 +22,12 @@ from opswatch.alerts.normalize import (
     parse_generic,
     parse_keep,
 )
-from opswatch.errors import OpsWatchError, Unauthenticated
-from opswatch.tenants.principal import Principal, bearer, principal_from_credential
+from opswatch.errors import OpsWatchError
+from opswatch.http.rest import DATABASE_DOWN, caller, error, error_of
+from opswatch.tenants.principal import Principal
 from opswatch.tenants.ratelimit import retry_after
 
-DATABASE_DOWN = (OSError, TimeoutError, DBConnectionError, OperationalError, asyncpg.PostgresError)
-RETRY_AFTER_SECONDS = "5"
-
 Parser = Callable[[Any, Principal], list[NormalizedEvent]]
-
-
-def _error(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
-    body: dict[str, Any] = {"code": code, "message": message}
-    if field is not None:
-        body["field"] = field
-    headers = {"Retry-After": RETRY_AFTER_SECONDS} if status in (429, 503) else None
-    return JSONResponse({"error": body}, status_code=status, headers=headers)
 
 
 async def _read_body(request: Request, limit: int) -> bytes | None:
@@ -65,44 +53,38 @@ class SenderGone(Exception):
 
 
 async def _receive(request: Request, parse: Parser) -> JSONResponse:
-    credential = request.headers.get("x-api-key") or bearer(request.headers.get("authorization"))
-    if not credential:
-        return _error(401, "unauthenticated", "send X-API-Key or Authorization: Bearer <key>")
+    principal = await caller(request)
+    if isinstance(principal, JSONResponse):
+        return principal
     settings = runtime.current().settings
-    try:
-        principal = await principal_from_credential(credential.strip(), allow_api_key=True)
-    except Unauthenticated as error:
-        return _error(401, error.code, error.message)
-    except DATABASE_DOWN:
-        return _error(503, "unavailable", "the database is unavailable; retry")
 
     if principal.api_key is not None:
         wait = await retry_after(principal.api_key.id, principal.api_key.rate_limit_per_minute)
         if wait is not None:
-            response = _error(429, "rate_limited", "this key's rate limit is exhausted")
+            response = error(429, "rate_limited", "this key's rate limit is exhausted")
             response.headers["Retry-After"] = str(wait)
             return response
 
     try:
         body = await _read_body(request, settings.max_body_bytes)
     except SenderGone:
-        return _error(400, "incomplete_body", "the connection closed before the body arrived")
+        return error(400, "incomplete_body", "the connection closed before the body arrived")
     if body is None:
-        return _error(413, "too_large", f"the body exceeds {settings.max_body_bytes} bytes", "body")
+        return error(413, "too_large", f"the body exceeds {settings.max_body_bytes} bytes", "body")
     try:
         payload = orjson.loads(body)
-    except orjson.JSONDecodeError as error:
-        return _error(400, "malformed_json", f"the body is not JSON: {error}", "body")
+    except orjson.JSONDecodeError as failure:
+        return error(400, "malformed_json", f"the body is not JSON: {failure}", "body")
     try:
         events = parse(payload, principal)
-    except OpsWatchError as error:
-        return _error(error.http_status, error.code, error.message, error.field)
+    except OpsWatchError as failure:
+        return error_of(failure)
     try:
         ids = await inbox.accept(
             tenant=principal.tenant, api_key=principal.api_key, events=events, raw=payload
         )
     except DATABASE_DOWN:
-        return _error(503, "unavailable", "the database is unavailable; retry")
+        return error(503, "unavailable", "the database is unavailable; retry")
     return JSONResponse({"accepted": len(ids), "events": [str(i) for i in ids]}, status_code=202)
 
 

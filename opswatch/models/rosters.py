@@ -29,8 +29,10 @@ class Roster(Entity):
     parent: fields.ForeignKeyNullableRelation[Roster] = fields.ForeignKeyField(
         "models.Roster", related_name="children", null=True, on_delete=fields.CASCADE
     )
-    # Unguessable token for the iCal feed URL.
+    # The iCal feed URL carries an unguessable token: looked up by its SHA-256
+    # digest, kept encrypted so the URL can be shown again.
     calendar_token = fields.CharField(max_length=64, unique=True)
+    calendar_token_sealed = fields.TextField(null=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:
@@ -91,6 +93,9 @@ class Handoff(Entity):
         "models.User", related_name="handoffs_in", null=True, on_delete=fields.SET_NULL
     )
     notified_at = fields.DatetimeField(null=True)
+    # Who held the pager before and after (sub-roster, source), and the open
+    # alerts at the handoff: what the notices and the handoff report show.
+    report: dict = fields.JSONField(default=dict)
 
     class Meta:
         table = "handoff"

@@ -57,6 +57,9 @@ class User(Entity):
     timezone = fields.CharField(max_length=64, default="UTC")
     slack_user_id = fields.CharField(max_length=32, null=True)
     active = fields.BooleanField(default=True)
+    # The personal on-call calendar feed, as for rosters (digest and sealed token).
+    calendar_token = fields.CharField(max_length=64, unique=True, null=True)
+    calendar_token_sealed = fields.TextField(null=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:

@@ -23,15 +23,18 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from opswatch.rosters.rotation import JUST_BEFORE, Rotation
 
-# How far past the ends of the asked range a schedule looks for the edges of
-# its first and last shifts.
 MARGIN = timedelta(days=1)
+# Bounds that keep every answer's cost bounded: a shift never outlasts them.
+MAX_ROTATION_DAYS = 365
+MAX_OVERRIDE_DAYS = 366
+# An instant's shift lies within this distance of it; so do the overrides it needs.
+REACH = timedelta(days=MAX_OVERRIDE_DAYS) + MARGIN
 
 
 class Source(StrEnum):
@@ -109,6 +112,7 @@ def holding_at(plan: Plan, moment: datetime) -> Holding:
 
 def schedule(plan: Plan, start: datetime, end: datetime) -> list[Shift]:
     """Shifts covering [start, end), clipped to it."""
+    plan = _within(plan, start, end)
     edges = sorted({start, *_edges(plan, start, end)})
     handoffs = {
         (r.roster_id, moment) for r in plan.rotations for moment in r.handoffs_between(start, end)
@@ -151,6 +155,12 @@ def oncall_at(plan: Plan, moment: datetime) -> Shift:
                 open_end=shift.end == end,
             )
     raise AssertionError("a schedule covers every instant of its range")
+
+
+def _within(plan: Plan, start: datetime, end: datetime) -> Plan:
+    """The plan without overrides that cannot matter in [start, end)."""
+    spans = tuple(o for o in plan.overrides if o.end > start and o.start < end)
+    return replace(plan, overrides=spans) if len(spans) < len(plan.overrides) else plan
 
 
 def _edges(plan: Plan, start: datetime, end: datetime) -> Iterable[datetime]:

@@ -1,0 +1,43 @@
+"""What every REST endpoint shares: error bodies and resolving the caller."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from tortoise.exceptions import DBConnectionError, OperationalError
+
+from opswatch.errors import OpsWatchError, Unauthenticated
+from opswatch.tenants.principal import Principal, bearer, principal_from_credential
+
+DATABASE_DOWN = (OSError, TimeoutError, DBConnectionError, OperationalError, asyncpg.PostgresError)
+RETRY_AFTER_SECONDS = "5"
+
+
+def error(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
+    """``{"error": {"code", "message", "field"?}}``; 429 and 503 say when to retry."""
+    body: dict[str, Any] = {"code": code, "message": message}
+    if field is not None:
+        body["field"] = field
+    headers = {"Retry-After": RETRY_AFTER_SECONDS} if status in (429, 503) else None
+    return JSONResponse({"error": body}, status_code=status, headers=headers)
+
+
+def error_of(failure: OpsWatchError) -> JSONResponse:
+    return error(failure.http_status, failure.code, failure.message, failure.field)
+
+
+async def caller(request: Request) -> Principal | JSONResponse:
+    """The principal behind ``X-API-Key`` or ``Authorization: Bearer``, or the 401/503
+    answer to send instead."""
+    credential = request.headers.get("x-api-key") or bearer(request.headers.get("authorization"))
+    if not credential:
+        return error(401, "unauthenticated", "send X-API-Key or Authorization: Bearer <key>")
+    try:
+        return await principal_from_credential(credential.strip(), allow_api_key=True)
+    except Unauthenticated as failure:
+        return error(401, failure.code, failure.message)
+    except DATABASE_DOWN:
+        return error(503, "unavailable", "the database is unavailable; retry")

@@ -1,0 +1,140 @@
+"""REST for rosters: who is on call, calendar feeds, and the handoff report page."""
+
+from __future__ import annotations
+
+import html
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pendulum
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+
+from opswatch.errors import OpsWatchError
+from opswatch.http.rest import DATABASE_DOWN, caller, error, error_of
+from opswatch.models import Handoff
+from opswatch.rosters import feeds, handoffs, oncall
+from opswatch.rosters.rosters import get_roster
+
+CALENDAR_TYPE = "text/calendar; charset=utf-8"
+
+
+def parse_instant(raw: str | None, field: str) -> datetime:
+    """ISO 8601; without an offset it means UTC. A "+" sent unencoded in a query
+    string arrives as a space, so a space before the offset is read as "+"."""
+    if raw is None or not raw.strip():
+        return datetime.now(UTC)
+    text = raw.strip().replace(" ", "+")
+    try:
+        parsed = pendulum.parse(text)
+    except (ValueError, pendulum.parsing.exceptions.ParserError):
+        parsed = None
+    if not isinstance(parsed, pendulum.DateTime):
+        raise _BadInstant(field, raw)
+    return datetime.fromtimestamp(parsed.timestamp(), UTC)
+
+
+class _BadInstant(OpsWatchError):
+    http_status = 400
+    code = "invalid_parameter"
+
+    def __init__(self, field: str, raw: str) -> None:
+        super().__init__(
+            f"{field}: {raw!r} is not an ISO 8601 instant, like 2026-05-01T08:00:00Z", field=field
+        )
+
+
+async def roster_oncall(request: Request) -> Response:
+    """``GET /api/v1/rosters/{id}/oncall?at=``: the holder, their shift and local times."""
+    principal = await caller(request)
+    if isinstance(principal, JSONResponse):
+        return principal
+    try:
+        at = parse_instant(request.query_params.get("at"), "at")
+        roster = await get_roster(principal.tenant, request.path_params["roster_id"], "id")
+        found = await oncall.answer(roster, at)
+    except OpsWatchError as failure:
+        return error_of(failure)
+    except DATABASE_DOWN:
+        return error(503, "unavailable", "the database is unavailable; retry")
+    return JSONResponse(found.as_json())
+
+
+async def roster_calendar(request: Request) -> Response:
+    return _calendar(await feeds.roster_feed(request.path_params["token"]))
+
+
+async def user_calendar(request: Request) -> Response:
+    return _calendar(await feeds.user_feed(request.path_params["token"]))
+
+
+def _calendar(body: bytes | None) -> Response:
+    if body is None:
+        return error(404, "not_found", "no such calendar; the link may have been replaced")
+    return Response(
+        body, media_type=CALENDAR_TYPE, headers={"Cache-Control": "private, max-age=300"}
+    )
+
+
+async def handoff_report(request: Request) -> Response:
+    """The page linked from handoff notices: signed link, no login."""
+    try:
+        roster_id = uuid.UUID(request.path_params["roster_id"])
+        handoff_id = uuid.UUID(request.path_params["handoff_id"])
+    except ValueError:
+        return _page(404, "Not found", "<p>No such handoff.</p>")
+    signature = request.query_params.get("sig", "")
+    if not handoffs.link_is_valid(handoff_id, signature):
+        return _page(404, "Not found", "<p>No such handoff, or the link is incomplete.</p>")
+    handoff = await Handoff.get_or_none(id=handoff_id, roster_id=roster_id)
+    if handoff is None:
+        return _page(404, "Not found", "<p>No such handoff.</p>")
+    return _page(200, f"Handoff: {handoff.report['roster']['name']}", _report_html(handoff.report))
+
+
+def _report_html(report: dict[str, Any]) -> str:
+    e = html.escape
+    out, inc = report["outgoing"], report["incoming"]
+    rows = "".join(
+        "<tr>"
+        f"<td>{e(a['severity'].upper())}</td><td>{e(a['title'])}</td>"
+        f"<td>{e(a['cluster'] or '')}</td><td>{e(a['status'])}</td>"
+        f"<td>{e(a['acknowledged_by'] or ('investigating' if a['investigating'] else ''))}</td>"
+        f"<td><code>{e(a['short_id'])}</code></td>"
+        "</tr>"
+        for a in report["alerts"]
+    )
+    by_severity = ", ".join(f"{n} {e(s)}" for s, n in report["open"]["by_severity"].items())
+    return (
+        f"<p>At <time>{e(report['at'])}</time> the pager of <strong>{e(report['roster']['name'])}"
+        f"</strong> passed from <strong>{e(out['name'] or 'nobody')}</strong>"
+        f" ({e(out['roster_name'] or '')}, {e(out['source'])}) to "
+        f"<strong>{e(inc['name'] or 'nobody')}</strong>"
+        f" ({e(inc['roster_name'] or '')}, {e(inc['source'])}).</p>"
+        f"<p>Open at the handoff: {report['open']['total']}"
+        f"{f' ({by_severity})' if by_severity else ''}.</p>"
+        "<table><thead><tr><th>Severity</th><th>Alert</th><th>Cluster</th><th>Status</th>"
+        "<th>Who</th><th>Id</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table>"
+    )
+
+
+def _page(status: int, title: str, body: str) -> HTMLResponse:
+    page = (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)} · OpsWatch</title>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        "<style>body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;"
+        "padding:0 1rem}table{border-collapse:collapse;width:100%}td,th{text-align:left;"
+        "padding:.3rem .6rem;border-bottom:1px solid #ddd}</style></head>"
+        f"<body><h1>{html.escape(title)}</h1>{body}</body></html>"
+    )
+    return HTMLResponse(
+        page,
+        status_code=status,
+        headers={
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+            "Referrer-Policy": "no-referrer",
+        },
+    )
