@@ -5,16 +5,20 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass
+from datetime import date
 from pathlib import Path
 
 from opswatch.audit.actor import Actor
-from opswatch.models import Role, Service, Tenant, User
+from opswatch.models import Role, Roster, RosterKind, Service, Tenant, User
+from opswatch.rosters.rosters import RosterSpec, create_roster
 from opswatch.tenants.apikeys import create_api_key
 from opswatch.tenants.services import create_service
 from opswatch.tenants.tenants import create_tenant
 from opswatch.tenants.users import create_user, issue_token
 
 DEMO_SLUG = "demo"
+GLOBAL_PRIMARY = "Global Primary"
+FOLLOW_THE_SUN_START = date(2026, 1, 5)
 ADMIN_EMAIL = "admin@demo.opswatch.local"
 
 # The spec's follow-the-sun example people: APAC in Auckland, EMEA in Berlin.
@@ -45,11 +49,8 @@ async def seed_demo(data_dir: Path) -> DemoCredentials:
     tenant = await Tenant.get_or_none(slug=DEMO_SLUG)
     if tenant is None:
         tenant = await create_tenant(name="Demo", slug=DEMO_SLUG, actor=actor)
-    saved = _load(data_dir, str(tenant.id))
-    if saved is not None:
-        return saved
-
     admin = await User.get_or_none(tenant=tenant, email=ADMIN_EMAIL)
+    token = None
     if admin is None:
         created = await create_user(
             tenant=tenant,
@@ -60,27 +61,81 @@ async def seed_demo(data_dir: Path) -> DemoCredentials:
             actor=actor,
         )
         admin, token = created.user, created.token
-    else:
-        token = await issue_token(user=admin, name="demo", actor=actor)
-    assert token is not None
+    people = {}
     for name, zone, phone in RESPONDERS:
         email = f"{name.lower()}@demo.opswatch.local"
-        if not await User.exists(tenant=tenant, email=email):
-            await create_user(
-                tenant=tenant, name=name, email=email, timezone=zone, phone=phone, actor=actor
-            )
+        person = await User.get_or_none(tenant=tenant, email=email)
+        if person is None:
+            person = (
+                await create_user(
+                    tenant=tenant, name=name, email=email, timezone=zone, phone=phone, actor=actor
+                )
+            ).user
+        people[name] = str(person.id)
+    global_primary = await _seed_rosters(tenant, people, actor)
     if not await Service.exists(tenant=tenant, name="payment-gateway"):
         await create_service(
             tenant=tenant,
             name="payment-gateway",
             cluster="production-de-01",
             namespace="customer-api",
+            roster_id=str(global_primary.id),
             actor=actor,
         )
+
+    saved = _load(data_dir, str(tenant.id))
+    if saved is not None:
+        return saved
+    if token is None:
+        token = await issue_token(user=admin, name="demo", actor=actor)
     key = await create_api_key(tenant=tenant, name="demo", actor=actor)
     credentials = DemoCredentials(tenant_id=str(tenant.id), user_token=token, api_key=key.clear)
     _save(data_dir, credentials)
     return credentials
+
+
+async def _seed_rosters(tenant: Tenant, people: dict[str, str], actor: Actor) -> Roster:
+    """The spec's "Global Primary" (section 4.1) and a standard daily roster."""
+    existing = await Roster.get_or_none(tenant=tenant, name=GLOBAL_PRIMARY, parent_id=None)
+    if existing is not None:
+        return existing
+    parent = await create_roster(
+        tenant=tenant,
+        actor=actor,
+        spec=RosterSpec(name=GLOBAL_PRIMARY, kind=RosterKind.FOLLOW_THE_SUN, timezone="UTC"),
+    )
+    for name, zone, members in (
+        ("APAC", "Pacific/Auckland", ["Stefan", "Alice", "Bob"]),
+        ("EMEA", "Europe/Berlin", ["Hans", "Katja", "Lars"]),
+    ):
+        await create_roster(
+            tenant=tenant,
+            actor=actor,
+            spec=RosterSpec(
+                name=name,
+                timezone=zone,
+                start_date=FOLLOW_THE_SUN_START,
+                rotation_length_days=7,
+                handoff_time="08:00",
+                coverage_start="08:00",
+                coverage_end="20:00",
+            ),
+            parent_id=str(parent.id),
+            member_ids=[people[m] for m in members],
+        )
+    await create_roster(
+        tenant=tenant,
+        actor=actor,
+        spec=RosterSpec(
+            name="Platform Daily",
+            timezone="Europe/Berlin",
+            start_date=FOLLOW_THE_SUN_START,
+            rotation_length_days=1,
+            handoff_time="09:00",
+        ),
+        member_ids=[people[m] for m in ("Hans", "Katja", "Lars", "Alice")],
+    )
+    return parent
 
 
 def _path(data_dir: Path) -> Path:
