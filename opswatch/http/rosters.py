@@ -27,7 +27,7 @@ def parse_instant(raw: str | None, field: str) -> datetime:
         return datetime.now(UTC)
     text = raw.strip().replace(" ", "+")
     try:
-        parsed = pendulum.parse(text)
+        parsed = pendulum.parse(text, exact=True)
     except (ValueError, pendulum.parsing.exceptions.ParserError):
         parsed = None
     if not isinstance(parsed, pendulum.DateTime):
