@@ -7,6 +7,7 @@ from strawberry.scalars import JSON
 
 from opswatch import models
 from opswatch.errors import NotFound
+from opswatch.rosters import calendar_tokens
 from opswatch.tenants import apikeys as key_ops
 from opswatch.tenants import services as service_ops
 from opswatch.tenants import users as user_ops
@@ -36,6 +37,7 @@ async def viewer(info: Info) -> Viewer:
         role=User.from_model(user).role,
         timezone=user.timezone,
         tenant=Tenant.from_model(principal.tenant),
+        calendar_url=calendar_tokens.feed_url("users", await calendar_tokens.user_feed_token(user)),
     )
 
 

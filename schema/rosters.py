@@ -111,14 +111,8 @@ class Roster:
     def calendar_url(self, info: Info) -> str | None:
         if not self.model.calendar_token_sealed or self.model.parent_id is not None:  # type: ignore[attr-defined]
             return None
-        return calendar_url("rosters", self.model.calendar_token_sealed)
-
-
-def calendar_url(kind: str, sealed: str) -> str:
-    from opswatch import runtime
-
-    base = runtime.current().settings.public_url
-    return f"{base}/api/v1/calendars/{kind}/{calendar_tokens.reveal(sealed)}.ics"
+        clear = calendar_tokens.reveal(self.model.calendar_token_sealed)
+        return calendar_tokens.feed_url("rosters", clear)
 
 
 @strawberry.type

@@ -68,6 +68,9 @@ class Viewer:
     role: Role
     timezone: str
     tenant: Tenant
+    calendar_url: str = strawberry.field(
+        description="Your personal iCal feed of on-call shifts; the URL is the credential."
+    )
 
 
 @strawberry.type

@@ -37,8 +37,8 @@ class Enricher:
         )
 
     def match_service(self, labels: dict[str, str]) -> Service | None:
-        """Most specific first: cluster and namespace, then namespace alone, then a
-        ``service`` label naming the service."""
+        """Most specific first: cluster and namespace, then namespace alone, then
+        cluster alone, then a ``service`` label naming the service."""
         cluster, namespace = labels.get("cluster"), labels.get("namespace")
         for service in self.services:
             exact = service.cluster and service.cluster == cluster
@@ -46,6 +46,9 @@ class Enricher:
                 return service
         for service in self.services:
             if not service.cluster and service.namespace and service.namespace == namespace:
+                return service
+        for service in self.services:
+            if not service.namespace and service.cluster and service.cluster == cluster:
                 return service
         named = labels.get("service")
         for service in self.services:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from opswatch import runtime
 from opswatch.crypto import hash_credential
+from opswatch.models import User
 
 
 @dataclass(frozen=True)
@@ -33,3 +34,28 @@ def reveal(sealed: str) -> str:
 
 def digest_of(clear: str) -> str:
     return hash_credential(clear)
+
+
+async def user_feed_token(user: User) -> str:
+    """The clear token of ``user``'s personal feed, issued on first use.
+
+    Two first uses racing both try to set it only where it is still unset; the
+    loser reads the winner's token.
+    """
+    sealed: str | None = user.calendar_token_sealed
+    if sealed is None:
+        token = issue()
+        await User.filter(id=user.id, calendar_token=None).update(
+            calendar_token=token.digest, calendar_token_sealed=token.sealed
+        )
+        sealed = (
+            await User.filter(id=user.id).first().values_list("calendar_token_sealed", flat=True)
+        )
+    if not isinstance(sealed, str):
+        raise RuntimeError("the user vanished while their calendar token was issued")
+    return reveal(sealed)
+
+
+def feed_url(kind: str, clear: str) -> str:
+    """``kind`` is "rosters" or "users"."""
+    return f"{runtime.current().settings.public_url}/api/v1/calendars/{kind}/{clear}.ics"
