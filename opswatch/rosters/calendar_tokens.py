@@ -48,10 +48,9 @@ async def user_feed_token(user: User) -> str:
         await User.filter(id=user.id, calendar_token=None).update(
             calendar_token=token.digest, calendar_token_sealed=token.sealed
         )
-        sealed = (
-            await User.filter(id=user.id).first().values_list("calendar_token_sealed", flat=True)
-        )
-    if not isinstance(sealed, str):
+        stored = await User.get_or_none(id=user.id).only("id", "calendar_token_sealed")
+        sealed = stored.calendar_token_sealed if stored is not None else None
+    if sealed is None:
         raise RuntimeError("the user vanished while their calendar token was issued")
     return reveal(sealed)
 
