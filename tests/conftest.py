@@ -12,6 +12,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -216,3 +217,24 @@ async def live_server(settings: Settings, app_runtime: runtime.Runtime) -> Async
     yield f"127.0.0.1:{port}"
     server.should_exit = True
     await task
+
+
+@pytest.fixture
+def query_count() -> Iterator[list[str]]:
+    """Every SQL statement sent while the test runs (instrumentation, not a stand-in)."""
+    client = connections.get("default")
+    seen: list[str] = []
+    originals = {name: getattr(client, name) for name in ("execute_query", "execute_query_dict")}
+
+    def counting(name: str) -> Any:
+        async def run(query: str, values: Any = None) -> Any:
+            seen.append(query)
+            return await originals[name](query, values)
+
+        return run
+
+    for name in originals:
+        setattr(client, name, counting(name))
+    yield seen
+    for name, original in originals.items():
+        setattr(client, name, original)

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import pytest
-from tortoise import connections
 
 from opswatch.audit.actor import Actor
 from opswatch.models import Alert, AlertSourceFormat, AlertStatus, AuditLog, Severity
@@ -55,27 +52,6 @@ async def seed_alerts(kit: TenantKit, count: int, **overrides: Any) -> list[Aler
     ]
     await Alert.bulk_create(rows)
     return rows
-
-
-@pytest.fixture
-def query_count() -> Iterator[list[str]]:
-    """Every SQL statement sent while the test runs (instrumentation, not a stand-in)."""
-    client = connections.get("default")
-    seen: list[str] = []
-    originals = {name: getattr(client, name) for name in ("execute_query", "execute_query_dict")}
-
-    def counting(name: str) -> Any:
-        async def run(query: str, values: Any = None) -> Any:
-            seen.append(query)
-            return await originals[name](query, values)
-
-        return run
-
-    for name in originals:
-        setattr(client, name, counting(name))
-    yield seen
-    for name, original in originals.items():
-        setattr(client, name, original)
 
 
 async def test_nested_fields_cost_a_constant_number_of_queries(

@@ -29,14 +29,14 @@ class GlobalPrimary:
     people: dict[str, User]
 
 
-async def people(tenant: Tenant) -> dict[str, User]:
+async def people(tenant: Tenant, suffix: str = "") -> dict[str, User]:
     actor = Actor.system("test")
     found = {}
     for name, zone in PEOPLE.items():
         created = await create_user(
             tenant=tenant,
-            name=name,
-            email=f"{name.lower()}@{tenant.slug}.example",
+            name=name + suffix,
+            email=f"{name.lower()}{suffix}@{tenant.slug}.example",
             timezone=zone,
             actor=actor,
             with_token=False,

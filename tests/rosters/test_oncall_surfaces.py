@@ -262,3 +262,31 @@ async def test_set_members_and_update_change_the_rotation(
     answer = (await rest(client, acme.api_key, roster.id, at="2026-01-06T09:00:00Z")).json()
     assert answer["user"]["name"] == "Hans"
     assert answer["shift_start"] == "2026-01-06T08:00:00+00:00"
+
+
+ROSTERS = """
+{ rosters {
+    name members { name }
+    oncall(at: "2026-04-14T19:00:00Z") { user { name } roster { name } shiftStartLocal }
+    subRosters { name members { name } oncall { user { name } } }
+} }
+"""
+
+
+async def test_listing_rosters_with_their_oncall_costs_a_constant_number_of_queries(
+    client: httpx.AsyncClient, acme: TenantKit, query_count: list[str]
+) -> None:
+    await global_primary(acme.tenant)
+    await graphql(client, acme.admin_token, "{ viewer { name } }")  # notes the token's use
+    query_count.clear()
+    one = await graphql(client, acme.admin_token, ROSTERS)
+    cost_of_one = len(query_count)
+    users = await people(acme.tenant, suffix="2")
+    for n in range(5):
+        await weekly(acme.tenant, list(users.values()), name=f"Weekly {n}")
+    query_count.clear()
+    six = await graphql(client, acme.admin_token, ROSTERS)
+    assert len(six["data"]["rosters"]) == 6
+    assert six["data"]["rosters"][0] == one["data"]["rosters"][0]
+    assert one["data"]["rosters"][0]["oncall"]["user"]["name"] == "Lars"
+    assert len(query_count) == cost_of_one <= 16
