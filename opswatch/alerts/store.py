@@ -125,7 +125,11 @@ async def _free_short_ids(sql: Statement, tenant_ids: list[uuid.UUID]) -> list[s
     for _ in range(MAX_INSERT_ATTEMPTS):
         taken = {
             (str(tenant), short)
-            for tenant, short in await Alert.filter(short_id__in=drawn)
+            # tenant_id first: the (tenant_id, short_id) unique index answers this;
+            # short_id alone would scan every alert ever kept.
+            for tenant, short in await Alert.filter(
+                tenant_id__in=list(set(tenant_ids)), short_id__in=drawn
+            )
             .using_db(sql.connection)
             .values_list("tenant_id", "short_id")
         }
