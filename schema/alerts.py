@@ -73,6 +73,7 @@ class Alert:
     known_solution_id: strawberry.Private[uuid.UUID | None]
     acknowledged_by_id: strawberry.Private[uuid.UUID | None]
     resolved_by_id: strawberry.Private[uuid.UUID | None]
+    oncall_user_id: strawberry.Private[uuid.UUID | None]
 
     @strawberry.field
     async def service(self, info: Info) -> Service | None:
@@ -92,6 +93,10 @@ class Alert:
     @strawberry.field
     async def acknowledged_by(self, info: Info) -> User | None:
         return await load_user(info, self.acknowledged_by_id)
+
+    @strawberry.field(description="Who held the service roster's pager when the alert opened.")
+    async def oncall_user(self, info: Info) -> User | None:
+        return await load_user(info, self.oncall_user_id)
 
     @strawberry.field
     async def resolved_by(self, info: Info) -> User | None:
@@ -134,6 +139,7 @@ class Alert:
             known_solution_id=live.reference_of(data, "known_solution_id"),
             acknowledged_by_id=live.reference_of(data, "acknowledged_by_id"),
             resolved_by_id=live.reference_of(data, "resolved_by_id"),
+            oncall_user_id=live.reference_of(data, "oncall_user_id"),
         )
 
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from opswatch.alerts.normalize import NormalizedEvent, map_severity
-from opswatch.models import Service, Severity, Tenant
+from opswatch.models import Roster, Service, Severity, Tenant
+from opswatch.rosters.plans import load_plans
+from opswatch.rosters.resolve import holding_at
 
 
 @dataclass(frozen=True)
@@ -15,25 +18,43 @@ class Enrichment:
     severity: Severity
     service_id: uuid.UUID | None
     runbook_url: str | None
+    oncall_user_id: uuid.UUID | None = None  # on call for the service's roster
 
 
 class Enricher:
     """Built once per batch and tenant, so enrichment adds no query per event."""
 
-    def __init__(self, tenant: Tenant, services: Sequence[Service]) -> None:
+    def __init__(
+        self,
+        tenant: Tenant,
+        services: Sequence[Service],
+        oncall: Mapping[uuid.UUID, uuid.UUID | None] | None = None,
+    ) -> None:
         self.severity_mapping: dict[str, str] = dict(tenant.settings.get("severity_mapping") or {})
         self.services = list(services)
+        self.oncall = dict(oncall or {})  # roster id -> who holds its pager now
 
     @classmethod
-    async def for_tenant(cls, tenant: Tenant) -> Enricher:
-        return cls(tenant, await Service.filter(tenant=tenant).limit(10_000))
+    async def for_tenant(cls, tenant: Tenant, at: datetime) -> Enricher:
+        """The tenant's services and who is on call for each rostered one at ``at``:
+        a handful of queries per batch, none per event."""
+        services = await Service.filter(tenant=tenant).limit(10_000)
+        roster_ids = {s.roster_id for s in services if s.roster_id}  # type: ignore[attr-defined]
+        oncall: dict[uuid.UUID, uuid.UUID | None] = {}
+        if roster_ids:
+            rosters = await Roster.filter(id__in=roster_ids, tenant=tenant)
+            plans = await load_plans(rosters, at, at + timedelta(seconds=1))
+            oncall = {rid: holding_at(plan, at).user_id for rid, plan in plans.items()}
+        return cls(tenant, services, oncall)
 
     def enrich(self, event: NormalizedEvent) -> Enrichment:
         service = self.match_service(event.labels)
+        roster_id = service.roster_id if service else None  # type: ignore[attr-defined]
         return Enrichment(
             severity=map_severity(event.severity_label, self.severity_mapping),
             service_id=service.id if service else None,
             runbook_url=event.runbook_url,
+            oncall_user_id=self.oncall.get(roster_id) if roster_id else None,
         )
 
     def match_service(self, labels: dict[str, str]) -> Service | None:

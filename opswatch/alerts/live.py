@@ -51,6 +51,7 @@ _REFERENCES = (
     "known_solution_id",
     "acknowledged_by_id",
     "resolved_by_id",
+    "oncall_user_id",
 )
 
 

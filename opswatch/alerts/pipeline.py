@@ -84,8 +84,8 @@ async def _process_batch() -> tuple[list[Outcome], dict[uuid.UUID, Alert], bool]
         ready = await _without_gaps(sql, claimed)
         if not ready:
             return [], {}, len(claimed) > 0
-        enrichers = await _enrichers(sql, ready)
         now = datetime.now(UTC)
+        enrichers = await _enrichers(sql, ready, now)
         outcomes: list[Outcome] = []
         for round_runs in _rounds(_runs(ready)):
             outcomes += await _apply_round(sql, round_runs, enrichers, now)
@@ -149,10 +149,12 @@ def _tenant_id(row: AlertEvent) -> uuid.UUID:
     return tenant_id
 
 
-async def _enrichers(sql: Statement, rows: list[AlertEvent]) -> dict[uuid.UUID, Enricher]:
+async def _enrichers(
+    sql: Statement, rows: list[AlertEvent], now: datetime
+) -> dict[uuid.UUID, Enricher]:
     tenant_ids = {_tenant_id(r) for r in rows}
     tenants = await Tenant.filter(id__in=tenant_ids).using_db(sql.connection)
-    return {t.id: await Enricher.for_tenant(t) for t in tenants}
+    return {t.id: await Enricher.for_tenant(t, now) for t in tenants}
 
 
 def _action(event: NormalizedEvent) -> str:

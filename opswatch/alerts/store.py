@@ -20,8 +20,8 @@ _COLUMNS = (
     "id, tenant_id, fingerprint, short_id, title, description, severity, status, source, "
     "source_format, labels, annotations, runbook_url, group_key, generator_url, external_url, "
     "starts_at, ends_at, first_received_at, last_received_at, occurrences, service_id, "
-    "agent_metadata, escalation_state, escalation_tier, escalation_cycle, notify_pending, "
-    "created_at, updated_at, resolved_at"
+    "agent_metadata, oncall_user_id, escalation_state, escalation_tier, escalation_cycle, "
+    "notify_pending, created_at, updated_at, resolved_at"
 )
 
 
@@ -42,7 +42,7 @@ def _values(i: int) -> str:
         "id", "tenant", "fingerprint", "short_id", "title", "description", "severity",
         "status", "source", "source_format", "labels", "annotations", "runbook_url",
         "group_key", "generator_url", "external_url", "starts_at", "ends_at", "first",
-        "last", "count", "service", "agent_metadata",
+        "last", "count", "service", "agent_metadata", "oncall",
     ]  # fmt: skip
     marks = ", ".join(f":{name}_{i}" for name in names)
     return f"({marks}, 'none', 0, 0, :notify, :now, :now, :resolved_{i})"
@@ -76,6 +76,7 @@ def _params(
         f"count_{i}": run.count,
         f"service_{i}": run.enrichment.service_id,
         f"agent_metadata_{i}": event.agent_metadata,
+        f"oncall_{i}": run.enrichment.oncall_user_id,
         f"resolved_{i}": run.last_received_at if status is AlertStatus.RESOLVED else None,
     }
 
@@ -105,6 +106,8 @@ async def upsert_firing(
         "description = excluded.description, severity = excluded.severity, "
         "labels = excluded.labels, annotations = excluded.annotations, "
         "runbook_url = COALESCE(excluded.runbook_url, alert.runbook_url), "
+        # Who was on call when the alert opened stays; a repeat only fills a gap.
+        "oncall_user_id = COALESCE(alert.oncall_user_id, excluded.oncall_user_id), "
         "updated_at = excluded.updated_at "
         "RETURNING id, tenant_id, fingerprint",
         **params,

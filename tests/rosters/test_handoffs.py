@@ -168,3 +168,18 @@ async def test_oncall_changed_streams_each_handoff_over_websocket(
     assert change["oncall"]["user"]["name"] == "Katja"
     assert change["oncall"]["roster"]["name"] == "EMEA"
     assert change["oncall"]["shiftStart"] == HANDOFF.isoformat()
+
+
+async def test_an_alert_names_who_was_on_call_for_its_service(
+    client: httpx.AsyncClient, acme: TenantKit, app_runtime: Runtime
+) -> None:
+    spec = await global_primary(acme.tenant)
+    await with_open_alerts(client, acme, spec, app_runtime)
+    body = await graphql(
+        client, acme.admin_token, "{ alerts { edges { node { title oncallUser { name } } } } }"
+    )
+    holders = {e["node"]["oncallUser"]["name"] for e in body["data"]["alerts"]["edges"]}
+    now = await client.get(
+        f"/api/v1/rosters/{spec.roster.id}/oncall", headers={"X-API-Key": acme.api_key}
+    )
+    assert holders == {now.json()["user"]["name"]}
