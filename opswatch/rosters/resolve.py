@@ -139,14 +139,23 @@ def oncall_at(plan: Plan, moment: datetime) -> Shift:
     A rotation shift lasts at most the rotation length and an override its own
     length, so a range that wide around ``moment`` holds the whole shift: the
     cost depends on the rotation length, never on the distance from the start date.
+    A standard rotation has few edges, so its whole reach costs little; a
+    follow-the-sun roster has four per day but its shifts are about half a day,
+    so there the range starts at a day and doubles only while the shift reaches
+    its edge.
     """
-    reach = plan.longest_rotation() + MARGIN
-    start, end = moment - reach, moment + reach
+    limit_back = limit_ahead = plan.longest_rotation() + MARGIN
     for span in plan.overrides:
         if span.active_at(moment):
-            start, end = min(start, span.start - MARGIN), max(end, span.end + MARGIN)
-    for shift in schedule(plan, start, end):
-        if shift.start <= moment < shift.end:
+            limit_back = max(limit_back, moment - span.start + MARGIN)
+            limit_ahead = max(limit_ahead, span.end - moment + MARGIN)
+    back = ahead = MARGIN if plan.follow_the_sun else plan.longest_rotation() + MARGIN
+    while True:
+        start, end = moment - back, moment + ahead
+        shift = _containing(schedule(plan, start, end), moment)
+        clipped_start = shift.start == start and back < limit_back
+        clipped_end = shift.end == end and ahead < limit_ahead
+        if not (clipped_start or clipped_end):
             return Shift(
                 shift.start,
                 shift.end,
@@ -154,6 +163,16 @@ def oncall_at(plan: Plan, moment: datetime) -> Shift:
                 open_start=shift.start == start,
                 open_end=shift.end == end,
             )
+        if clipped_start:
+            back = min(back * 2, limit_back)
+        if clipped_end:
+            ahead = min(ahead * 2, limit_ahead)
+
+
+def _containing(shifts: list[Shift], moment: datetime) -> Shift:
+    for shift in shifts:
+        if shift.start <= moment < shift.end:
+            return shift
     raise AssertionError("a schedule covers every instant of its range")
 
 

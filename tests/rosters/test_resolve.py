@@ -261,3 +261,12 @@ def test_schedule_has_no_holes_and_no_overlaps() -> None:
     for before, after in itertools.pairwise(shifts):
         assert before.end == after.start
         assert before.start < before.end
+
+
+def test_a_long_override_on_follow_the_sun_is_found_whole() -> None:
+    """The search range grows from a day until it holds the shift: here ten days."""
+    span = override(GLOBAL_ID, "yuki", "2026-01-10T03:00", "2026-01-20T05:00")
+    shift = oncall_at(global_primary(span), utc("2026-01-13T12:00"))
+    assert (shift.start, shift.end) == (span.start, span.end)
+    assert not shift.open_start
+    assert not shift.open_end
