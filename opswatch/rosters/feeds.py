@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from opswatch.models import Roster, User
 from opswatch.rosters import calendar, calendar_tokens
 from opswatch.rosters.plans import load_plans
-from opswatch.rosters.resolve import REACH, Shift, schedule
+from opswatch.rosters.resolve import REACH, Plan, Shift, oncall_at, schedule
 
 MAX_ROSTERS_PER_USER_FEED = 200
 
@@ -42,7 +42,9 @@ async def _entries(rosters: list[Roster], now: datetime | None) -> list[calendar
     start, end = calendar.window(now or datetime.now(UTC))
     plans = await load_plans(rosters, start - REACH, end + REACH)
     shifts: list[tuple[Roster, Shift]] = [
-        (roster, shift) for roster in rosters for shift in schedule(plans[roster.id], start, end)
+        (roster, shift)
+        for roster in rosters
+        for shift in _whole_shifts(plans[roster.id], start, end)
     ]
     user_ids = {s.holding.user_id for _, s in shifts if s.holding.user_id is not None}
     users = {u.id: u for u in await User.filter(id__in=user_ids)}
@@ -57,3 +59,14 @@ async def _entries(rosters: list[Roster], now: datetime | None) -> list[calendar
         )
         for roster, shift in shifts
     ]
+
+
+def _whole_shifts(plan: Plan, start: datetime, end: datetime) -> list[Shift]:
+    """The shifts overlapping [start, end), the first and last not cut at the
+    window's edges: the window moves with every fetch, a shift must not."""
+    first, last = oncall_at(plan, start), oncall_at(plan, end)
+    return schedule(
+        plan,
+        start if first.open_start else first.start,
+        end if last.open_end else last.end,
+    )

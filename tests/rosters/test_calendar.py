@@ -11,6 +11,7 @@ import icalendar
 from opswatch.audit.actor import Actor
 from opswatch.models import Roster
 from opswatch.rosters import calendar_tokens
+from opswatch.rosters.feeds import roster_feed
 from opswatch.rosters.rosters import set_members
 from opswatch.tenants.users import create_user
 from tests.factories import TenantKit, graphql
@@ -99,3 +100,23 @@ async def test_unknown_tokens_and_sub_roster_tokens_are_404(
     assert (await client.get(f"/api/v1/calendars/rosters/{clear}.ics")).status_code == 404
     # The database keeps the digest, never the clear token.
     assert sub.calendar_token != clear
+
+
+async def test_shifts_keep_their_bounds_and_uids_as_the_window_moves(acme: TenantKit) -> None:
+    spec = await global_primary(acme.tenant)
+    roster = await Roster.get(id=spec.roster.id)
+    assert roster.calendar_token_sealed is not None
+    token = calendar_tokens.reveal(roster.calendar_token_sealed)
+    moment = datetime(2026, 6, 1, 12, 30, tzinfo=UTC)
+    feeds = []
+    for later in (timedelta(0), timedelta(hours=5, minutes=7)):
+        body = await roster_feed(token, now=moment + later)
+        assert body is not None
+        events = icalendar.Calendar.from_ical(body).walk("VEVENT")
+        feeds.append({str(e["UID"]): (e.decoded("DTSTART"), e.decoded("DTEND")) for e in events})
+    shared = set(feeds[0]) & set(feeds[1])
+    assert len(shared) > 150
+    assert all(feeds[0][uid] == feeds[1][uid] for uid in shared)
+    first = min(feeds[0].values())
+    # The earliest shift is a whole window, not cut at "two weeks ago".
+    assert first[0].astimezone(UTC).minute == 0
