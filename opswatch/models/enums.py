@@ -75,14 +75,16 @@ class Channel(StrEnum):
 
 class DeliveryStatus(StrEnum):
     PENDING = "pending"
+    SENDING = "sending"  # handed to a job that is talking to the provider
     QUEUED = "queued"
     SENT = "sent"
     DELIVERED = "delivered"
     ANSWERED = "answered"
     NO_ANSWER = "no_answer"
     FAILED = "failed"
-    THROTTLED = "throttled"
-    UNKNOWN = "unknown"
+    THROTTLED = "throttled"  # folded into another message to the same person
+    UNKNOWN = "unknown"  # the provider did not answer: maybe sent, never resent blindly
+    CANCELED = "canceled"  # acknowledged or resolved before it went out
 
 
 class ActorType(StrEnum):

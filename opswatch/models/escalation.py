@@ -74,6 +74,10 @@ class EscalationEvent(Entity):
     provider = fields.CharField(max_length=32, null=True)
     provider_ref = fields.CharField(max_length=128, null=True)
     to_address = fields.CharField(max_length=64, null=True)
+    # What was (or would have been) said: the SMS text or the call's script.
+    message = fields.TextField(null=True)
+    sent_at = fields.DatetimeField(null=True)
+    attempts = fields.IntField(default=0)
     updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:

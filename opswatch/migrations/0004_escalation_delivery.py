@@ -1,0 +1,61 @@
+"""Escalation delivery: what each attempt said, when it went out, how often it was
+tried; one default escalation policy per tenant (a partial unique index)."""
+
+from tortoise import fields, migrations
+from tortoise.migrations import operations as ops
+
+from opswatch.models.enums import DeliveryStatus
+
+
+class Migration(migrations.Migration):
+    dependencies = [("models", "0003_calendar_tokens_handoff_report")]
+
+    initial = False
+
+    operations = [
+        ops.AlterField(
+            model_name="EscalationEvent",
+            name="status",
+            field=fields.CharEnumField(
+                default=DeliveryStatus.PENDING,
+                description="PENDING: pending\nSENDING: sending\nQUEUED: queued\nSENT: sent\nDELIVERED: delivered\nANSWERED: answered\nNO_ANSWER: no_answer\nFAILED: failed\nTHROTTLED: throttled\nUNKNOWN: unknown\nCANCELED: canceled",
+                enum_type=DeliveryStatus,
+                max_length=16,
+            ),
+        ),
+        ops.AddField(
+            model_name="EscalationEvent",
+            name="attempts",
+            field=fields.IntField(default=0),
+        ),
+        ops.AddField(
+            model_name="EscalationEvent",
+            name="message",
+            field=fields.TextField(null=True, unique=False),
+        ),
+        ops.AddField(
+            model_name="EscalationEvent",
+            name="sent_at",
+            field=fields.DatetimeField(null=True, auto_now=False, auto_now_add=False),
+        ),
+        ops.AlterField(
+            model_name="Notification",
+            name="status",
+            field=fields.CharEnumField(
+                default=DeliveryStatus.PENDING,
+                description="PENDING: pending\nSENDING: sending\nQUEUED: queued\nSENT: sent\nDELIVERED: delivered\nANSWERED: answered\nNO_ANSWER: no_answer\nFAILED: failed\nTHROTTLED: throttled\nUNKNOWN: unknown\nCANCELED: canceled",
+                enum_type=DeliveryStatus,
+                max_length=16,
+            ),
+        ),
+        ops.RunSQL(
+            "CREATE UNIQUE INDEX escalation_policy_one_default "
+            "ON escalation_policy (tenant_id) WHERE is_default",
+            reverse_sql="DROP INDEX escalation_policy_one_default",
+        ),
+        ops.RunSQL(
+            "CREATE INDEX escalation_event_recent_sends "
+            "ON escalation_event (to_address, channel, sent_at)",
+            reverse_sql="DROP INDEX escalation_event_recent_sends",
+        ),
+    ]
