@@ -15,6 +15,10 @@ from opswatch.audit.actor import Actor
 from opswatch.audit.log import record
 from opswatch.errors import Conflict, InvalidInput, NotFound
 from opswatch.models import Alert, AlertStatus, EscalationState, Tenant, User
+from opswatch.queue import enqueue
+
+# The escalation engine's tick (tasks/escalation.py), woken when a step becomes due now.
+TICK_JOB = "escalation.tick"
 
 
 async def get_alert(*, tenant: Tenant, alert_id: str) -> Alert:
@@ -108,12 +112,19 @@ async def resolve(*, alert: Alert, user: User | None, notes: str | None, actor: 
 
 
 async def request_escalation(*, alert: Alert, actor: Actor) -> Alert:
-    """Ask for the next tier now. The escalation engine acts on it; here it is
-    recorded (due now) and announced."""
+    """Ask for the next tier now: the step is made due at once and the engine is
+    woken. Even an acknowledged alert escalates when asked (its responder wants
+    help); an exhausted one starts a new cycle."""
+    values: dict[str, Any] = {"escalation_next_at": datetime.now(UTC), "notify_pending": True}
+    if alert.escalation_policy_id is not None:  # type: ignore[attr-defined]
+        values["escalation_state"] = EscalationState.ACTIVE
+        if alert.escalation_state is EscalationState.EXHAUSTED:
+            values["escalation_tier"] = 0
+            values["escalation_cycle"] = alert.escalation_cycle + 1
     changed = await _change(
         alert,
         only_if={"status__not": AlertStatus.RESOLVED},
-        values={"escalation_next_at": datetime.now(UTC), "notify_pending": True},
+        values=values,
         actor=actor,
         action="alert.escalation_requested",
         data={"tier": alert.escalation_tier, "cycle": alert.escalation_cycle},
@@ -121,4 +132,5 @@ async def request_escalation(*, alert: Alert, actor: Actor) -> Alert:
     )
     if not changed:
         raise Conflict("a resolved alert cannot be escalated", field="id")
+    await enqueue(TICK_JOB)
     return alert

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from opswatch.alerts.normalize import NormalizedEvent, map_severity
-from opswatch.models import Roster, Service, Severity, Tenant
+from opswatch.models import EscalationPolicy, Roster, Service, Severity, Tenant
 from opswatch.rosters.plans import load_plans
 from opswatch.rosters.resolve import holding_at
 
@@ -19,6 +19,7 @@ class Enrichment:
     service_id: uuid.UUID | None
     runbook_url: str | None
     oncall_user_id: uuid.UUID | None = None  # on call for the service's roster
+    escalation_policy_id: uuid.UUID | None = None  # escalates from tier 1 when it opens
 
 
 class Enricher:
@@ -29,10 +30,13 @@ class Enricher:
         tenant: Tenant,
         services: Sequence[Service],
         oncall: Mapping[uuid.UUID, uuid.UUID | None] | None = None,
+        policies: Sequence[EscalationPolicy] = (),
     ) -> None:
         self.severity_mapping: dict[str, str] = dict(tenant.settings.get("severity_mapping") or {})
         self.services = list(services)
         self.oncall = dict(oncall or {})  # roster id -> who holds its pager now
+        self.policies = {p.id: p for p in policies}
+        self.default_policy = next((p for p in policies if p.is_default), None)
 
     @classmethod
     async def for_tenant(cls, tenant: Tenant, at: datetime) -> Enricher:
@@ -45,17 +49,31 @@ class Enricher:
             rosters = await Roster.filter(id__in=roster_ids, tenant=tenant)
             plans = await load_plans(rosters, at, at + timedelta(seconds=1))
             oncall = {rid: holding_at(plan, at).user_id for rid, plan in plans.items()}
-        return cls(tenant, services, oncall)
+        policies = await EscalationPolicy.filter(tenant=tenant).limit(1_000)
+        return cls(tenant, services, oncall, policies)
 
     def enrich(self, event: NormalizedEvent) -> Enrichment:
         service = self.match_service(event.labels)
         roster_id = service.roster_id if service else None  # type: ignore[attr-defined]
+        severity = map_severity(event.severity_label, self.severity_mapping)
         return Enrichment(
-            severity=map_severity(event.severity_label, self.severity_mapping),
+            severity=severity,
             service_id=service.id if service else None,
             runbook_url=event.runbook_url,
             oncall_user_id=self.oncall.get(roster_id) if roster_id else None,
+            escalation_policy_id=self.policy_for(service, severity),
         )
+
+    def policy_for(self, service: Service | None, severity: Severity) -> uuid.UUID | None:
+        """The service's policy, else the tenant default; none below its minimum severity."""
+        policy_id = service.escalation_policy_id if service else None  # type: ignore[attr-defined]
+        policy = self.policies.get(policy_id) if policy_id else self.default_policy
+        if policy is None:
+            return None
+        minimum = policy.minimum_severity
+        if minimum is not None and severity.rank < Severity(minimum).rank:
+            return None
+        return policy.id
 
     def match_service(self, labels: dict[str, str]) -> Service | None:
         """Most specific first: cluster and namespace, then namespace alone, then

@@ -19,12 +19,13 @@ from datetime import UTC, datetime
 from tortoise.transactions import in_transaction
 
 from opswatch.alerts import store
+from opswatch.alerts.actions import TICK_JOB
 from opswatch.alerts.enrich import Enricher
 from opswatch.alerts.inbox import PROCESS_JOB
 from opswatch.alerts.live import AlertEventKind, publish_alert_event
 from opswatch.alerts.normalize import NormalizedEvent
 from opswatch.knowledge import agent as agent_knowledge
-from opswatch.models import Alert, AlertEvent, AlertStatus, Tenant
+from opswatch.models import Alert, AlertEvent, AlertStatus, EscalationState, Tenant
 from opswatch.queue import enqueue
 from opswatch.sql import Statement
 
@@ -65,6 +66,13 @@ async def process_pending() -> list[Outcome]:
         for outcome in batch:
             if outcome.kind is not None and outcome.alert_id is not None:
                 await publish_alert_event(alert=committed[outcome.alert_id], kind=outcome.kind)
+        if any(
+            o.kind is AlertEventKind.CREATED
+            and o.alert_id is not None
+            and committed[o.alert_id].escalation_state is EscalationState.ACTIVE
+            for o in batch
+        ):
+            await enqueue(TICK_JOB)  # tier 1 now, not at the next scheduler tick
         outcomes += batch
         if deferred:
             # Another job holds older events of these fingerprints: come back after it.

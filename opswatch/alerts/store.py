@@ -11,7 +11,7 @@ from datetime import datetime
 from opswatch.alerts.enrich import Enrichment
 from opswatch.alerts.normalize import NormalizedEvent
 from opswatch.alerts.shortid import new_short_id
-from opswatch.models import Alert, AlertStatus
+from opswatch.models import Alert, AlertStatus, EscalationState
 from opswatch.sql import Statement
 
 MAX_INSERT_ATTEMPTS = 8
@@ -20,8 +20,9 @@ _COLUMNS = (
     "id, tenant_id, fingerprint, short_id, title, description, severity, status, source, "
     "source_format, labels, annotations, runbook_url, group_key, generator_url, external_url, "
     "starts_at, ends_at, first_received_at, last_received_at, occurrences, service_id, "
-    "agent_metadata, oncall_user_id, escalation_state, escalation_tier, escalation_cycle, "
-    "notify_pending, created_at, updated_at, resolved_at"
+    "agent_metadata, oncall_user_id, escalation_policy_id, escalation_state, "
+    "escalation_next_at, escalation_tier, escalation_cycle, notify_pending, created_at, "
+    "updated_at, resolved_at"
 )
 
 
@@ -42,16 +43,18 @@ def _values(i: int) -> str:
         "id", "tenant", "fingerprint", "short_id", "title", "description", "severity",
         "status", "source", "source_format", "labels", "annotations", "runbook_url",
         "group_key", "generator_url", "external_url", "starts_at", "ends_at", "first",
-        "last", "count", "service", "agent_metadata", "oncall",
+        "last", "count", "service", "agent_metadata", "oncall", "policy", "escalation",
+        "due",
     ]  # fmt: skip
     marks = ", ".join(f":{name}_{i}" for name in names)
-    return f"({marks}, 'none', 0, 0, :notify, :now, :now, :resolved_{i})"
+    return f"({marks}, 0, 0, :notify, :now, :now, :resolved_{i})"
 
 
 def _params(
     i: int, new_id: uuid.UUID, short_id: str, run: FiringRun, status: AlertStatus
 ) -> dict[str, object]:
     event = run.latest
+    escalating = status is AlertStatus.FIRING and run.enrichment.escalation_policy_id is not None
     return {
         f"id_{i}": new_id,
         f"tenant_{i}": run.tenant_id,
@@ -77,6 +80,10 @@ def _params(
         f"service_{i}": run.enrichment.service_id,
         f"agent_metadata_{i}": event.agent_metadata,
         f"oncall_{i}": run.enrichment.oncall_user_id,
+        # An alert that opens firing under a policy is due for tier 1 at once.
+        f"policy_{i}": run.enrichment.escalation_policy_id,
+        f"escalation_{i}": (EscalationState.ACTIVE if escalating else EscalationState.NONE).value,
+        f"due_{i}": run.last_received_at if escalating else None,
         f"resolved_{i}": run.last_received_at if status is AlertStatus.RESOLVED else None,
     }
 

@@ -23,6 +23,8 @@ class Tenant(Entity):
     # Fernet-encrypted JSON of credentials (bot token, Twilio/Vonage secrets).
     secrets_encrypted = fields.TextField(null=True)
     slack_team_id = fields.CharField(max_length=32, unique=True, null=True)
+    # The number calls and SMS come from; inbound SMS find their tenant by it.
+    telephony_number = fields.CharField(max_length=20, unique=True, null=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:

@@ -59,13 +59,17 @@ def read_secrets(tenant: Tenant, box: SecretBox) -> dict[str, str]:
     return data
 
 
+def sealed_secrets(tenant: Tenant, box: SecretBox, updates: dict[str, str]) -> str:
+    """The tenant's secrets with ``updates`` merged in, encrypted for storage."""
+    return box.encrypt(json.dumps({**read_secrets(tenant, box), **updates}))
+
+
 async def store_secrets(
     *, tenant: Tenant, box: SecretBox, updates: dict[str, str], actor: Actor
 ) -> None:
     """Merge ``updates`` into the tenant's encrypted secrets; the audit names keys, never values."""
-    merged = {**read_secrets(tenant, box), **updates}
     async with in_transaction() as connection:
-        tenant.secrets_encrypted = box.encrypt(json.dumps(merged))
+        tenant.secrets_encrypted = sealed_secrets(tenant, box, updates)
         await tenant.save(update_fields=["secrets_encrypted", "updated_at"], using_db=connection)
         await record(
             tenant_id=tenant.id,

@@ -1,0 +1,1 @@
+"""Escalation: policies, the engine that walks their tiers, and delivery to people."""
