@@ -14,7 +14,16 @@ from typing import TypeVar
 from strawberry.dataloader import DataLoader
 from tortoise.models import Model
 
-from opswatch.models import Incident, Roster, RosterMember, Service, Tenant, User
+from opswatch.models import (
+    EscalationEvent,
+    EscalationPolicy,
+    Incident,
+    Roster,
+    RosterMember,
+    Service,
+    Tenant,
+    User,
+)
 from opswatch.rosters.plans import load_plans
 from opswatch.rosters.resolve import Plan
 
@@ -43,6 +52,8 @@ class Loaders:
         self.roster_members = _roster_members(tenant_id)
         self.sub_rosters = _sub_rosters(tenant_id)
         self.plan = _plans(tenant_id)
+        self.escalation_events = _escalation_events(tenant_id)
+        self.escalation_policy = _policies(tenant_id)
 
 
 def _tenant_loader(tenant_id: uuid.UUID | None) -> DataLoader[uuid.UUID, Tenant | None]:
@@ -99,5 +110,33 @@ def _plans(tenant_id: uuid.UUID | None) -> DataLoader[PlanKey, Plan | None]:
         end = max(key[2] for key in keys)
         plans = await load_plans(rosters, start, end)
         return [plans.get(key[0]) for key in keys]
+
+    return DataLoader(load_fn=load)
+
+
+def _escalation_events(tenant_id: uuid.UUID | None) -> DataLoader[uuid.UUID, list[EscalationEvent]]:
+    """Each alert's attempts, oldest first (at most 500 per alert)."""
+
+    async def load(ids: Sequence[uuid.UUID]) -> list[list[EscalationEvent]]:
+        rows = (
+            await EscalationEvent.filter(alert_id__in=list(ids), tenant_id=tenant_id)
+            .order_by("created_at", "cycle", "tier", "id")
+            .limit(500 * len(ids))
+        )
+        found: dict[uuid.UUID, list[EscalationEvent]] = {i: [] for i in ids}
+        for row in rows:
+            found[row.alert_id].append(row)  # type: ignore[attr-defined]
+        return [found[i][:500] for i in ids]
+
+    return DataLoader(load_fn=load)
+
+
+def _policies(tenant_id: uuid.UUID | None) -> DataLoader[uuid.UUID, EscalationPolicy | None]:
+    async def load(ids: Sequence[uuid.UUID]) -> list[EscalationPolicy | None]:
+        rows = await EscalationPolicy.filter(
+            id__in=list(ids), tenant_id=tenant_id
+        ).prefetch_related("tiers", "tiers__rosters", "tiers__users")
+        found = {row.id: row for row in rows}
+        return [found.get(i) for i in ids]
 
     return DataLoader(load_fn=load)

@@ -13,6 +13,7 @@ from strawberry.scalars import JSON
 from opswatch import models
 from opswatch.alerts import live
 from resolvers.context import Info
+from schema.escalation import EscalationEvent, EscalationPolicy, EscalationState
 from schema.knowledge import Incident
 from schema.tenants import Service, User, load_user
 
@@ -65,8 +66,12 @@ class Alert:
     resolved_at: datetime | None
     resolution_notes: str | None
     agent_metadata: JSON | None
-    escalation_tier: int
+    escalation_tier: int = strawberry.field(description="The tier last notified (0: none yet).")
     escalation_cycle: int
+    escalation_state: EscalationState
+    escalation_next_at: datetime | None = strawberry.field(
+        description="When the next tier is due, while escalating."
+    )
     generator_url: str | None
     service_id: strawberry.Private[uuid.UUID | None]
     incident_id: strawberry.Private[uuid.UUID | None]
@@ -74,6 +79,7 @@ class Alert:
     acknowledged_by_id: strawberry.Private[uuid.UUID | None]
     resolved_by_id: strawberry.Private[uuid.UUID | None]
     oncall_user_id: strawberry.Private[uuid.UUID | None]
+    escalation_policy_id: strawberry.Private[uuid.UUID | None]
 
     @strawberry.field
     async def service(self, info: Info) -> Service | None:
@@ -93,6 +99,18 @@ class Alert:
     @strawberry.field
     async def acknowledged_by(self, info: Info) -> User | None:
         return await load_user(info, self.acknowledged_by_id)
+
+    @strawberry.field(description="Every attempt to reach someone, oldest first.")
+    async def escalation_events(self, info: Info) -> list[EscalationEvent]:
+        rows = await info.context.loaders.escalation_events.load(uuid.UUID(str(self.id)))
+        return [EscalationEvent.from_model(row) for row in rows]
+
+    @strawberry.field
+    async def escalation_policy(self, info: Info) -> EscalationPolicy | None:
+        if self.escalation_policy_id is None:
+            return None
+        row = await info.context.loaders.escalation_policy.load(self.escalation_policy_id)
+        return EscalationPolicy.from_model(row) if row else None
 
     @strawberry.field(description="Who held the service roster's pager when the alert opened.")
     async def oncall_user(self, info: Info) -> User | None:
@@ -140,6 +158,9 @@ class Alert:
             acknowledged_by_id=live.reference_of(data, "acknowledged_by_id"),
             resolved_by_id=live.reference_of(data, "resolved_by_id"),
             oncall_user_id=live.reference_of(data, "oncall_user_id"),
+            escalation_policy_id=live.reference_of(data, "escalation_policy_id"),
+            escalation_state=EscalationState(data.get("escalation_state") or "none"),
+            escalation_next_at=live.time_of(data, "escalation_next_at"),
         )
 
 

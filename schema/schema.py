@@ -8,11 +8,13 @@ from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimite
 
 from opswatch.errors import OpsWatchError
 from resolvers import alerts as alert_resolvers
+from resolvers import escalation as escalation_resolvers
 from resolvers import rosters as roster_resolvers
 from resolvers import tenants as tenant_resolvers
 from schema.alerts import Alert, AlertConnection, AlertEvent
+from schema.escalation import EscalationPolicy
 from schema.rosters import Notification, OnCallChange, Override, Roster
-from schema.tenants import ApiKey, CreatedApiKey, Service, User, Viewer
+from schema.tenants import ApiKey, CreatedApiKey, Service, Tenant, User, Viewer
 
 
 @strawberry.type
@@ -27,6 +29,9 @@ class Query:
     rosters: list[Roster] = strawberry.field(resolver=roster_resolvers.rosters)
     roster: Roster | None = strawberry.field(resolver=roster_resolvers.roster)
     notifications: list[Notification] = strawberry.field(resolver=roster_resolvers.notifications)
+    escalation_policies: list[EscalationPolicy] = strawberry.field(
+        resolver=escalation_resolvers.escalation_policies
+    )
 
 
 @strawberry.type
@@ -45,6 +50,21 @@ class Mutation:
     delete_roster: strawberry.ID = strawberry.mutation(resolver=roster_resolvers.delete_roster)
     create_override: Override = strawberry.mutation(resolver=roster_resolvers.create_override)
     delete_override: Override = strawberry.mutation(resolver=roster_resolvers.delete_override)
+    create_escalation_policy: EscalationPolicy = strawberry.mutation(
+        resolver=escalation_resolvers.create_escalation_policy
+    )
+    update_escalation_policy: EscalationPolicy = strawberry.mutation(
+        resolver=escalation_resolvers.update_escalation_policy
+    )
+    delete_escalation_policy: strawberry.ID = strawberry.mutation(
+        resolver=escalation_resolvers.delete_escalation_policy
+    )
+    assign_escalation_policy: Service = strawberry.mutation(
+        resolver=escalation_resolvers.assign_escalation_policy
+    )
+    configure_telephony: Tenant = strawberry.mutation(
+        resolver=escalation_resolvers.configure_telephony_resolver
+    )
 
 
 @strawberry.type

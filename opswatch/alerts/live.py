@@ -36,7 +36,7 @@ _PLAIN = (
     "escalation_cycle",
     "generator_url",
 )
-_ENUMS = ("severity", "status", "source_format")
+_ENUMS = ("severity", "status", "source_format", "escalation_state")
 _TIMES = (
     "first_received_at",
     "last_received_at",
@@ -44,6 +44,7 @@ _TIMES = (
     "ends_at",
     "acknowledged_at",
     "resolved_at",
+    "escalation_next_at",
 )
 _REFERENCES = (
     "service_id",
@@ -52,6 +53,7 @@ _REFERENCES = (
     "acknowledged_by_id",
     "resolved_by_id",
     "oncall_user_id",
+    "escalation_policy_id",
 )
 
 

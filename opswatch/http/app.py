@@ -16,7 +16,7 @@ from starlette.routing import Route, WebSocketRoute
 from opswatch import db, runtime
 from opswatch.config import Settings
 from opswatch.errors import OpsWatchError
-from opswatch.http import rosters, webhooks
+from opswatch.http import rosters, twilio, vonage, webhooks
 from opswatch.http.graphql import graphql_app
 from opswatch.http.health import healthz, metrics, readyz
 from opswatch.http.metrics import MetricsMiddleware
@@ -75,6 +75,14 @@ def create_app(
         Route("/api/v1/calendars/rosters/{token}.ics", rosters.roster_calendar),
         Route("/api/v1/calendars/users/{token}.ics", rosters.user_calendar),
         Route("/rosters/{roster_id}/handoff/{handoff_id}", rosters.handoff_report),
+        Route("/api/v1/twilio/gather", twilio.gather, methods=["POST"]),
+        Route("/api/v1/twilio/acknowledge", twilio.acknowledge, methods=["POST"]),
+        Route("/api/v1/twilio/escalate", twilio.escalate, methods=["POST"]),
+        Route("/api/v1/twilio/status", twilio.status, methods=["POST"]),
+        Route("/api/v1/twilio/sms", twilio.sms, methods=["POST"]),
+        Route("/api/v1/vonage/gather", vonage.gather, methods=["POST"]),
+        Route("/api/v1/vonage/status", vonage.status, methods=["GET", "POST"]),
+        Route("/api/v1/vonage/sms", vonage.sms, methods=["GET", "POST"]),
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
     ]

@@ -86,7 +86,7 @@ class VonageProvider:
 
     async def text(self, *, to: str, body: str, status_url: str) -> Sent:
         message = SmsMessage(
-            to=to.lstrip("+"), from_=self.from_number, text=body, callback=status_url
+            to=to.lstrip("+"), from_=self.from_number, text=body, callback=status_url or None
         )
         response = await self._send(lambda: self.client.sms.send(message))
         return Sent(str(response.messages[0].message_id))

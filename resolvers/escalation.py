@@ -1,0 +1,125 @@
+"""Resolvers of the escalation domain."""
+
+from __future__ import annotations
+
+import strawberry
+
+from opswatch import models, runtime
+from opswatch.errors import InvalidInput
+from opswatch.escalation import policies as policy_ops
+from opswatch.tenants.telephony import TelephonyConfig, configure_telephony
+from resolvers.context import Info
+from schema.escalation import EscalationPolicy, EscalationPolicyInput, TelephonyInput
+from schema.tenants import Service, Tenant
+
+MAX_POLICIES = 500
+
+
+def _spec(input: EscalationPolicyInput) -> policy_ops.PolicySpec:
+    minimum = None
+    if input.minimum_severity is not None:
+        try:
+            minimum = models.Severity(input.minimum_severity.lower())
+        except ValueError:
+            allowed = ", ".join(s.value for s in models.Severity)
+            raise InvalidInput(
+                f"minimumSeverity must be one of {allowed}", field="minimumSeverity"
+            ) from None
+    return policy_ops.PolicySpec(
+        name=input.name,
+        repeat=input.repeat,
+        minimum_severity=minimum,
+        is_default=input.is_default,
+        tiers=[
+            policy_ops.TierSpec(
+                delay_minutes=t.delay_minutes,
+                channels=[models.Channel(c.value) for c in t.channels],
+                roster_ids=[str(i) for i in t.roster_ids],
+                user_ids=[str(i) for i in t.user_ids],
+            )
+            for t in input.tiers
+        ],
+    )
+
+
+async def _loaded(policy: models.EscalationPolicy) -> EscalationPolicy:
+    await policy.fetch_related("tiers", "tiers__rosters", "tiers__users")
+    return EscalationPolicy.from_model(policy)
+
+
+async def escalation_policies(info: Info) -> list[EscalationPolicy]:
+    principal = info.context.viewer()
+    rows = (
+        await models.EscalationPolicy.filter(tenant=principal.tenant)
+        .order_by("name")
+        .limit(MAX_POLICIES)
+        .prefetch_related("tiers", "tiers__rosters", "tiers__users")
+    )
+    return [EscalationPolicy.from_model(row) for row in rows]
+
+
+async def create_escalation_policy(info: Info, input: EscalationPolicyInput) -> EscalationPolicy:
+    principal = info.context.viewer(models.Role.ADMIN)
+    policy = await policy_ops.create_policy(
+        tenant=principal.tenant, spec=_spec(input), actor=principal.actor("graphql")
+    )
+    return await _loaded(policy)
+
+
+async def update_escalation_policy(
+    info: Info, id: strawberry.ID, input: EscalationPolicyInput
+) -> EscalationPolicy:
+    principal = info.context.viewer(models.Role.ADMIN)
+    policy = await policy_ops.get_policy(principal.tenant, str(id))
+    policy = await policy_ops.update_policy(
+        tenant=principal.tenant, policy=policy, spec=_spec(input), actor=principal.actor("graphql")
+    )
+    return await _loaded(policy)
+
+
+async def delete_escalation_policy(info: Info, id: strawberry.ID) -> strawberry.ID:
+    principal = info.context.viewer(models.Role.ADMIN)
+    policy = await policy_ops.get_policy(principal.tenant, str(id))
+    await policy_ops.delete_policy(
+        tenant=principal.tenant, policy=policy, actor=principal.actor("graphql")
+    )
+    return id
+
+
+async def assign_escalation_policy(
+    info: Info, service_id: strawberry.ID, policy_id: strawberry.ID | None = None
+) -> Service:
+    principal = info.context.viewer(models.Role.ADMIN)
+    service = await policy_ops.assign_policy(
+        tenant=principal.tenant,
+        service_id=str(service_id),
+        policy_id=str(policy_id) if policy_id is not None else None,
+        actor=principal.actor("graphql"),
+    )
+    return Service.from_model(service)
+
+
+async def configure_telephony_resolver(info: Info, input: TelephonyInput) -> Tenant:
+    """Secrets are stored encrypted and never returned."""
+    principal = info.context.viewer(models.Role.ADMIN)
+    prefix = f"{input.provider}_"
+    credentials = {
+        f"{prefix}account_sid": input.account_sid,
+        f"{prefix}auth_token": input.auth_token,
+        f"{prefix}application_id": input.application_id,
+        f"{prefix}private_key": input.private_key,
+        f"{prefix}api_key": input.api_key,
+        f"{prefix}api_secret": input.api_secret,
+        f"{prefix}signature_secret": input.signature_secret,
+    }
+    tenant = await configure_telephony(
+        tenant=principal.tenant,
+        box=runtime.current().secret_box,
+        config=TelephonyConfig(
+            provider=input.provider.lower(),
+            from_number=input.from_number,
+            credentials={k: v for k, v in credentials.items() if v},
+        ),
+        actor=principal.actor("graphql"),
+    )
+    return Tenant.from_model(tenant)
