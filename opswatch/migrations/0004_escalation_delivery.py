@@ -1,10 +1,12 @@
 """Escalation delivery: what each attempt said, when it went out, how often it was
-tried; one default escalation policy per tenant (a partial unique index)."""
+tried; one default escalation policy per tenant (a partial unique index).
+
+The new delivery states need no schema change (the column is text). An
+AlterField for the enum's description would make Tortoise rebuild the table on
+SQLite, losing its unique constraint, so there is none."""
 
 from tortoise import fields, migrations
 from tortoise.migrations import operations as ops
-
-from opswatch.models.enums import DeliveryStatus
 
 
 class Migration(migrations.Migration):
@@ -13,16 +15,6 @@ class Migration(migrations.Migration):
     initial = False
 
     operations = [
-        ops.AlterField(
-            model_name="EscalationEvent",
-            name="status",
-            field=fields.CharEnumField(
-                default=DeliveryStatus.PENDING,
-                description="PENDING: pending\nSENDING: sending\nQUEUED: queued\nSENT: sent\nDELIVERED: delivered\nANSWERED: answered\nNO_ANSWER: no_answer\nFAILED: failed\nTHROTTLED: throttled\nUNKNOWN: unknown\nCANCELED: canceled",
-                enum_type=DeliveryStatus,
-                max_length=16,
-            ),
-        ),
         ops.AddField(
             model_name="EscalationEvent",
             name="attempts",
@@ -37,16 +29,6 @@ class Migration(migrations.Migration):
             model_name="EscalationEvent",
             name="sent_at",
             field=fields.DatetimeField(null=True, auto_now=False, auto_now_add=False),
-        ),
-        ops.AlterField(
-            model_name="Notification",
-            name="status",
-            field=fields.CharEnumField(
-                default=DeliveryStatus.PENDING,
-                description="PENDING: pending\nSENDING: sending\nQUEUED: queued\nSENT: sent\nDELIVERED: delivered\nANSWERED: answered\nNO_ANSWER: no_answer\nFAILED: failed\nTHROTTLED: throttled\nUNKNOWN: unknown\nCANCELED: canceled",
-                enum_type=DeliveryStatus,
-                max_length=16,
-            ),
         ),
         ops.RunSQL(
             "CREATE UNIQUE INDEX escalation_policy_one_default "

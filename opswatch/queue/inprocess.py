@@ -45,9 +45,16 @@ class InProcessQueue:
             self._not_started.add(key)
         self._schedule(spec, dict(kwargs), attempt=0, delay_ms=delay_ms)
 
-    async def drain(self, timeout: float = 30.0) -> None:
-        """Wait until no job is running or waiting (tests and shutdown use this)."""
-        await asyncio.wait_for(self._idle.wait(), timeout)
+    async def drain(self, timeout: float = 30.0, *, delayed: bool = True) -> None:
+        """Wait until no job is running or waiting (tests and shutdown use this).
+        With ``delayed=False``, jobs scheduled for later (retries, throttled sends)
+        are left waiting."""
+        if delayed:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+            return
+        async with asyncio.timeout(timeout):
+            while self._tasks:
+                await asyncio.wait(set(self._tasks))
 
     async def stop(self) -> None:
         self._accepting = False

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
@@ -65,7 +66,8 @@ async def create_roster(
         raise InvalidInput("kind: a sub-roster is a standard rotation", field="kind")
     values = _validated(spec, tenant, is_sub=parent is not None)
     values.setdefault("timezone", tenant.settings.get("timezone", "UTC"))
-    values.setdefault("start_date", date.today())
+    values.setdefault("handoff_time", "09:00")
+    values.setdefault("start_date", _last_handoff_day(values["timezone"], values["handoff_time"]))
     members = await _members(tenant, member_ids or [])
     if kind is RosterKind.FOLLOW_THE_SUN and members:
         raise InvalidInput(
@@ -161,6 +163,14 @@ async def delete_roster(*, roster: Roster, tenant: Tenant, actor: Actor) -> None
             data={"before": {"name": roster.name}},
             connection=connection,
         )
+
+
+def _last_handoff_day(zone: str, handoff: str) -> date:
+    """Without a start date, the rotation starts at the latest handoff already past,
+    so a new roster has someone on call at once."""
+    local = datetime.now(ZoneInfo(zone))
+    today = local.date()
+    return today if local.time() >= time.fromisoformat(handoff) else today - timedelta(days=1)
 
 
 def _validated(spec: RosterSpec, tenant: Tenant, *, is_sub: bool) -> dict[str, Any]:
