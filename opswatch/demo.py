@@ -9,7 +9,17 @@ from datetime import date
 from pathlib import Path
 
 from opswatch.audit.actor import Actor
-from opswatch.models import Role, Roster, RosterKind, Service, Tenant, User
+from opswatch.escalation.policies import PolicySpec, TierSpec, create_policy
+from opswatch.models import (
+    Channel,
+    EscalationPolicy,
+    Role,
+    Roster,
+    RosterKind,
+    Service,
+    Tenant,
+    User,
+)
 from opswatch.rosters.rosters import RosterSpec, create_roster
 from opswatch.tenants.apikeys import create_api_key
 from opswatch.tenants.services import create_service
@@ -58,6 +68,7 @@ async def seed_demo(data_dir: Path) -> DemoCredentials:
             email=ADMIN_EMAIL,
             role=Role.ADMIN,
             timezone="Europe/Berlin",
+            phone="+4915100000000",
             actor=actor,
         )
         admin, token = created.user, created.token
@@ -73,6 +84,7 @@ async def seed_demo(data_dir: Path) -> DemoCredentials:
             ).user
         people[name] = str(person.id)
     global_primary = await _seed_rosters(tenant, people, actor)
+    await _seed_policy(tenant, global_primary, admin, actor)
     if not await Service.exists(tenant=tenant, name="payment-gateway"):
         await create_service(
             tenant=tenant,
@@ -92,6 +104,34 @@ async def seed_demo(data_dir: Path) -> DemoCredentials:
     credentials = DemoCredentials(tenant_id=str(tenant.id), user_token=token, api_key=key.clear)
     _save(data_dir, credentials)
     return credentials
+
+
+async def _seed_policy(tenant: Tenant, roster: Roster, admin: User, actor: Actor) -> None:
+    """The tenant default: whoever holds Global Primary, then the admin. In the
+    embedded shape the pages go to the log (and GraphQL), not to real phones."""
+    if await EscalationPolicy.exists(tenant=tenant, name="Page the on-call"):
+        return
+    await create_policy(
+        tenant=tenant,
+        actor=actor,
+        spec=PolicySpec(
+            name="Page the on-call",
+            is_default=True,
+            repeat=1,
+            tiers=[
+                TierSpec(
+                    delay_minutes=5,
+                    channels=[Channel.SLACK_DM, Channel.SMS, Channel.PHONE],
+                    roster_ids=[str(roster.id)],
+                ),
+                TierSpec(
+                    delay_minutes=10,
+                    channels=[Channel.SLACK_DM, Channel.PHONE],
+                    user_ids=[str(admin.id)],
+                ),
+            ],
+        ),
+    )
 
 
 async def _seed_rosters(tenant: Tenant, people: dict[str, str], actor: Actor) -> Roster:

@@ -23,6 +23,22 @@ def add_commands(commands: Any) -> None:
     _json_flag(create)
     create.set_defaults(handler=tenant_create)
 
+    phone = tenant.add_parser(
+        "configure-telephony", help="set the tenant's Twilio or Vonage account (stored encrypted)"
+    )
+    phone.add_argument("slug", metavar="SLUG")
+    phone.add_argument("--provider", required=True, choices=["twilio", "vonage"])
+    phone.add_argument("--from", dest="from_number", required=True, metavar="E164")
+    phone.add_argument("--account-sid", help="Twilio")
+    phone.add_argument("--auth-token", help="Twilio")
+    phone.add_argument("--api-key", help="Vonage")
+    phone.add_argument("--api-secret", help="Vonage")
+    phone.add_argument("--application-id", help="Vonage")
+    phone.add_argument("--private-key-file", type=Path, help="Vonage: the application's key (PEM)")
+    phone.add_argument("--signature-secret", help="Vonage: signs its webhooks")
+    _json_flag(phone)
+    phone.set_defaults(handler=tenant_configure_telephony)
+
     apikey = commands.add_parser("apikey", help="manage webhook API keys").add_subparsers(
         dest="action", required=True, metavar="ACTION"
     )
@@ -101,6 +117,48 @@ def tenant_create(args: argparse.Namespace) -> int:
     tenant = run_with_database(work)
     result = {"id": str(tenant.id), "slug": tenant.slug, "name": tenant.name}
     return emit(result, as_json=args.json, text=f"created tenant {tenant.slug} ({tenant.id})")
+
+
+def tenant_configure_telephony(args: argparse.Namespace) -> int:
+    from opswatch.tenants.telephony import TelephonyConfig, configure_telephony
+
+    private_key = None
+    if args.private_key_file is not None:
+        try:
+            private_key = args.private_key_file.read_text()
+        except OSError as error:
+            raise CommandError(f"--private-key-file: {error.strerror}") from None
+    given = {
+        "twilio_account_sid": args.account_sid,
+        "twilio_auth_token": args.auth_token,
+        "vonage_api_key": args.api_key,
+        "vonage_api_secret": args.api_secret,
+        "vonage_application_id": args.application_id,
+        "vonage_private_key": private_key,
+        "vonage_signature_secret": args.signature_secret,
+    }
+
+    async def work(settings: Settings) -> Any:
+        from opswatch import runtime
+
+        tenant = await tenants.get_tenant_by_slug(args.slug)
+        return await configure_telephony(
+            tenant=tenant,
+            box=runtime.current().secret_box,
+            config=TelephonyConfig(
+                provider=args.provider,
+                from_number=args.from_number,
+                credentials={k: v for k, v in given.items() if v},
+            ),
+            actor=Actor.cli(),
+        )
+
+    tenant = run_with_database(work)
+    result = {"slug": tenant.slug, "provider": args.provider, "from": tenant.telephony_number}
+    text = (
+        f"{tenant.slug} now calls and texts through {args.provider} from {tenant.telephony_number}"
+    )
+    return emit(result, as_json=args.json, text=text)
 
 
 def apikey_create(args: argparse.Namespace) -> int:

@@ -25,6 +25,15 @@ FLAGS = {
     "key": "KEY",
     "field_map": "--field-map",
     "rate_limit_per_minute": "--rate-limit",
+    "from": "--from",
+    "provider": "--provider",
+    "accountSid": "--account-sid",
+    "authToken": "--auth-token",
+    "apiKey": "--api-key",
+    "apiSecret": "--api-secret",
+    "applicationId": "--application-id",
+    "privateKey": "--private-key-file",
+    "signatureSecret": "--signature-secret",
 }
 
 

@@ -197,7 +197,7 @@ async def _send(event: EscalationEvent, alerts: list[Alert]) -> tuple[Sent, str,
         raise Rejected("no telephony provider is configured for this tenant")
     to = event.to_address or ""
     base = current.settings.public_url
-    path = "twilio" if provider.name == "twilio" else "vonage"
+    path = "vonage" if provider.name == "vonage" else "twilio"
     alert = alerts[0]
     ids = f"alert_id={alert.id}&event_id={event.id}"
     if event.channel is Channel.PHONE:

@@ -34,7 +34,8 @@ def sms_text(alerts: Sequence[Alert], services: dict[object, Service]) -> str:
     to acknowledge or ESC to escalate. Alert ID: abc123``"""
     first = alerts[0]
     place = where(first, services.get(first.service_id))  # type: ignore[attr-defined]
-    headline = f"{first.severity.value.upper()}: {first.title}" + (f" in {place}" if place else "")
+    name = (first.labels or {}).get("alertname") or first.title
+    headline = f"{first.severity.value.upper()}: {name}" + (f" in {place}" if place else "")
     if len(alerts) == 1:
         text = (
             f"[OpsWatch] {headline}. Reply ACK to acknowledge or ESC to escalate. "
