@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 import uuid
 from typing import Any
 
@@ -41,6 +42,7 @@ CALL_STATUS = {
     "buffered": DeliveryStatus.SENT,
     "expired": DeliveryStatus.FAILED,
 }
+REPLAY_WINDOW_SECONDS = 300
 RANK = {
     DeliveryStatus.QUEUED: 1,
     DeliveryStatus.SENT: 2,
@@ -184,7 +186,14 @@ async def _signed_params(
 ) -> dict[str, str] | None:
     secret = _secret(tenant)
     values = dict(params if params is not None else await _params(request))
-    if not secret or "sig" not in values:
+    if tenant is None or not secret or "sig" not in values:
         return None
-    checker = Auth(signature_secret=secret, signature_method="sha256")
-    return values if checker.check_signature(dict(values)) else None
+    api_key = read_secrets(tenant, runtime.current().secret_box).get("vonage_api_key")
+    checker = Auth(api_key=api_key, signature_secret=secret, signature_method="sha256")
+    if not checker.check_signature(dict(values)):
+        return None
+    stamp = values.get("timestamp", "")
+    # The signed timestamp bounds replays of a captured request to five minutes.
+    if not stamp.isdigit() or abs(time.time() - int(stamp)) > REPLAY_WINDOW_SECONDS:
+        return None
+    return values

@@ -50,8 +50,11 @@ class VonageProvider:
     ) -> None:
         host = urlsplit(api_host).netloc if api_host else None
         options = HttpClientOptions(
-            timeout=int(SEND_TIMEOUT_SECONDS),
+            timeout=max(1, int(SEND_TIMEOUT_SECONDS)),
             max_retries=0,
+            # The SDK repeats a POST up to pool_maxsize times when the connection drops,
+            # which could place a call twice; one connection means one attempt.
+            pool_maxsize=1,
             **({"api_host": host, "rest_host": host} if host else {}),
         )
         self.client = Vonage(
@@ -97,7 +100,13 @@ class VonageProvider:
                 return await asyncio.to_thread(action)
         except (RateLimitedError, ServerError) as error:
             raise ProviderUnavailable(f"Vonage answered: {error}") from None
-        except (HttpRequestError, SmsError) as error:
+        except HttpRequestError as error:
+            # Only a 500 is a ServerError in the SDK; 502 to 504 are outages too.
+            status = getattr(getattr(error, "response", None), "status_code", 0)
+            if status >= 500:
+                raise ProviderUnavailable(f"Vonage answered {status}: {error}") from None
+            raise Rejected(f"Vonage refused it: {error}") from None
+        except SmsError as error:
             raise Rejected(f"Vonage refused it: {error}") from None
         except requests.ConnectionError as error:
             if isinstance(error, requests.ConnectTimeout) or "refused" in str(error).lower():
@@ -107,3 +116,10 @@ class VonageProvider:
             raise OutcomeUnknown(
                 f"no answer from Vonage ({type(error).__name__}); it may have gone out"
             ) from None
+        finally:
+            self._close()
+
+    def _close(self) -> None:
+        """The SDK has no close(); its requests session would keep the TLS connection
+        (and a file descriptor) until garbage collection. One client sends once."""
+        self.client.http_client._session.close()
