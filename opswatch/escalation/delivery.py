@@ -17,6 +17,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from opswatch import runtime
@@ -135,25 +136,23 @@ async def _claim(event_id: uuid.UUID, now: datetime) -> Claim | None:
         event = await EscalationEvent.filter(id=event_id).using_db(connection).get()
         if event.channel not in THROTTLED_CHANNELS or not event.to_address:
             return Claim(event, [])
-        last = (
-            await EscalationEvent.filter(
-                to_address=event.to_address,
-                channel=event.channel,
-                sent_at__gt=now - THROTTLE,
-                status__in=[*REACHED, DeliveryStatus.THROTTLED],
+        if not sql.sqlite:
+            # One claim per person and channel at a time (SQLite has one writer anyway):
+            # two jobs must not both find "nothing sent lately" and both call.
+            await sql.rows(
+                "SELECT pg_advisory_xact_lock(hashtext(:key))",
+                key=f"page:{event.channel.value}:{event.to_address}",
             )
-            .using_db(connection)
-            .order_by("-sent_at")
-            .first()
-        )
-        if last is not None and last.sent_at is not None:
-            # Reached on this channel a moment ago: come back when the window ends.
+        last_sent = await _last_reached(connection, event, now)
+        if last_sent is not None:
+            # Reached on this channel a moment ago (or being reached right now):
+            # come back when the window ends.
             await (
                 EscalationEvent.filter(id=event_id)
                 .using_db(connection)
                 .update(status=DeliveryStatus.PENDING)
             )
-            wait = last.sent_at + THROTTLE - now
+            wait = last_sent + THROTTLE - now
             await enqueue(
                 DELIVER_JOB,
                 delay_ms=max(1, int(wait.total_seconds() * 1000)),
@@ -178,6 +177,38 @@ async def _claim(event_id: uuid.UUID, now: datetime) -> Claim | None:
             .order_by("created_at")
         )
     return Claim(event, list(companions))
+
+
+async def _last_reached(
+    connection: BaseDBAsyncClient, event: EscalationEvent, now: datetime
+) -> datetime | None:
+    """When this person was last reached on this channel inside the window; a send
+    still in flight counts as now."""
+    in_flight = (
+        await EscalationEvent.filter(
+            to_address=event.to_address,
+            channel=event.channel,
+            status=DeliveryStatus.SENDING,
+            updated_at__gt=now - THROTTLE,
+        )
+        .exclude(id=event.id)
+        .using_db(connection)
+        .exists()
+    )
+    if in_flight:
+        return now
+    last = (
+        await EscalationEvent.filter(
+            to_address=event.to_address,
+            channel=event.channel,
+            sent_at__gt=now - THROTTLE,
+            status__in=[*REACHED, DeliveryStatus.THROTTLED],
+        )
+        .using_db(connection)
+        .order_by("-sent_at")
+        .first()
+    )
+    return last.sent_at if last is not None else None
 
 
 async def _send(event: EscalationEvent, alerts: list[Alert]) -> tuple[Sent, str, str]:

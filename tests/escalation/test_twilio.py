@@ -348,3 +348,25 @@ def _redirect(twiml: str) -> str:
     start = twiml.index("<Redirect")
     start = twiml.index(">", start) + 1
     return twiml[start : twiml.index("</Redirect>", start)].replace("&amp;", "&")
+
+
+async def test_alerts_arriving_together_for_one_person_make_one_call(
+    client: httpx.AsyncClient, acme: TenantKit, app_runtime: Runtime, twilio: Twilio
+) -> None:
+    """Two delivery jobs run at once for the same person: one call, naming both."""
+    await two_tier_policy(acme, channels=[Channel.PHONE])
+    labels = {"cluster": "production-de-01", "namespace": "customer-api"}
+    response = await client.post(
+        "/api/v1/webhooks/generic",
+        json=[
+            {"title": "PodCrashLoopBackOff", "fingerprint": f"pair-{n}", "labels": labels}
+            for n in range(2)
+        ],
+        headers={"X-API-Key": acme.api_key},
+    )
+    assert response.status_code == 202
+    await settle(app_runtime)
+    assert len(twilio.fake.calls) == 1
+    assert "You have 2 alerts." in twilio.fake.calls[0]["Twiml"]
+    statuses = sorted(e.status.value for e in await EscalationEvent.filter(tier=1))
+    assert statuses == ["queued", "throttled"]
