@@ -135,3 +135,30 @@ def test_an_unreachable_database_is_a_clear_error(test_env: dict[str, str]) -> N
     result = opswatch(env, "tenant", "create", "X")
     assert result.returncode == 1
     assert "cannot reach postgres://127.0.0.1:1/none" in result.stderr
+
+
+async def test_configure_telephony_stores_the_provider_and_names_missing_flags(
+    test_env: dict[str, str], tmp_path: Path
+) -> None:
+    as_json(opswatch(test_env, "tenant", "create", "Acme", "--json"))
+    missing = opswatch(
+        test_env, "tenant", "configure-telephony", "acme", "--provider", "twilio",
+        "--from", "+15005550006", "--account-sid", "AC123",
+    )  # fmt: skip
+    assert missing.returncode == 2
+    assert "--auth-token" in missing.stderr
+    key_file = tmp_path / "app.key"
+    key_file.write_text("-----BEGIN PRIVATE KEY-----\nMII...\n-----END PRIVATE KEY-----\n")
+    result = as_json(
+        opswatch(
+            test_env,
+            "tenant", "configure-telephony", "acme", "--provider", "vonage",
+            "--from", "+4930000000", "--application-id", "app-1", "--private-key-file",
+            str(key_file), "--api-key", "k", "--api-secret", "s", "--signature-secret", "x",
+            "--json",
+        )
+    )  # fmt: skip
+    assert result == {"slug": "acme", "provider": "vonage", "from": "+4930000000"}
+    tenant = await Tenant.get(slug="acme")
+    assert tenant.settings["telephony"] == {"provider": "vonage", "from_number": "+4930000000"}
+    assert "MII" not in (tenant.secrets_encrypted or "")
