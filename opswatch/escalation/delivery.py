@@ -46,6 +46,7 @@ from opswatch.tenants.telephony import provider_for
 log = logging.getLogger(__name__)
 
 THROTTLE = timedelta(seconds=60)
+IN_FLIGHT_RECHECK = timedelta(seconds=2)
 MAX_ATTEMPTS = 5
 DELIVER_JOB = "escalation.deliver"
 THROTTLED_CHANNELS = (Channel.PHONE, Channel.SMS)
@@ -123,6 +124,18 @@ def _still_wanted(event: EscalationEvent, alert: Alert) -> bool:
 
 
 async def _claim(event_id: uuid.UUID, now: datetime) -> Claim | None:
+    claim = await _claim_in_transaction(event_id, now)
+    if isinstance(claim, timedelta):
+        # Enqueued after the commit: a job scheduled inside the transaction would
+        # inherit it as its database connection and run on a finished transaction.
+        delay_ms = max(1, int(claim.total_seconds() * 1000))
+        await enqueue(DELIVER_JOB, delay_ms=delay_ms, event_id=str(event_id))
+        return None
+    return claim
+
+
+async def _claim_in_transaction(event_id: uuid.UUID, now: datetime) -> Claim | timedelta | None:
+    """The claim; or how long to wait before trying again; or None (nothing to do)."""
     async with in_transaction() as connection:
         sql = Statement(connection)
         rows = await sql.rows(
@@ -143,22 +156,14 @@ async def _claim(event_id: uuid.UUID, now: datetime) -> Claim | None:
                 "SELECT pg_advisory_xact_lock(hashtext(:key))",
                 key=f"page:{event.channel.value}:{event.to_address}",
             )
-        last_sent = await _last_reached(connection, event, now)
-        if last_sent is not None:
-            # Reached on this channel a moment ago (or being reached right now):
-            # come back when the window ends.
+        wait = await _wait_before_reaching(connection, event, now)
+        if wait is not None:
             await (
                 EscalationEvent.filter(id=event_id)
                 .using_db(connection)
                 .update(status=DeliveryStatus.PENDING)
             )
-            wait = last_sent + THROTTLE - now
-            await enqueue(
-                DELIVER_JOB,
-                delay_ms=max(1, int(wait.total_seconds() * 1000)),
-                event_id=str(event_id),
-            )
-            return None
+            return wait
         companion_ids = [
             r["id"]
             for r in await sql.rows(
@@ -179,11 +184,13 @@ async def _claim(event_id: uuid.UUID, now: datetime) -> Claim | None:
     return Claim(event, list(companions))
 
 
-async def _last_reached(
+async def _wait_before_reaching(
     connection: BaseDBAsyncClient, event: EscalationEvent, now: datetime
-) -> datetime | None:
-    """When this person was last reached on this channel inside the window; a send
-    still in flight counts as now."""
+) -> timedelta | None:
+    """None when this person may be reached on this channel now; else how long to
+    wait: until the window of the last message ends, or briefly while another
+    message to them is being sent (it will carry what is pending, or fail and
+    leave it for us)."""
     in_flight = (
         await EscalationEvent.filter(
             to_address=event.to_address,
@@ -196,7 +203,7 @@ async def _last_reached(
         .exists()
     )
     if in_flight:
-        return now
+        return IN_FLIGHT_RECHECK
     last = (
         await EscalationEvent.filter(
             to_address=event.to_address,
@@ -208,7 +215,9 @@ async def _last_reached(
         .order_by("-sent_at")
         .first()
     )
-    return last.sent_at if last is not None else None
+    if last is None or last.sent_at is None:
+        return None
+    return last.sent_at + THROTTLE - now
 
 
 async def _send(event: EscalationEvent, alerts: list[Alert]) -> tuple[Sent, str, str]:

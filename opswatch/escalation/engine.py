@@ -52,6 +52,7 @@ from opswatch.sql import Statement
 log = logging.getLogger(__name__)
 
 BATCH = 100
+DELIVER_AFTER_EVENTS = 5_000
 DELIVER_JOB = "escalation.deliver"
 # A delivery job that died mid-send leaves its event "sending"; after this it is
 # marked unknown (maybe sent) rather than sent again.
@@ -73,16 +74,22 @@ async def run_due(now: datetime | None = None) -> list[Step]:
     """Take every escalation step that is due; safe to run concurrently and again."""
     moment = now or datetime.now(UTC)
     steps: list[Step] = []
+    waiting: list[uuid.UUID] = []
     while True:
         batch, alerts = await _advance_batch(moment)
         for step in batch:
-            for event_id in step.event_ids:
-                await enqueue(DELIVER_JOB, event_id=str(event_id))
             if step.exhausted or step.tier > 1 or step.cycle > 0:
                 await publish_alert_event(
                     alert=alerts[step.alert_id], kind=AlertEventKind.ESCALATED
                 )
         steps += batch
+        waiting += [event_id for step in batch for event_id in step.event_ids]
+        # Sends start once a storm's steps are all recorded (up to a bound), so each
+        # person's first page can sum up all of them instead of a first batch's share.
+        if len(batch) < BATCH or len(waiting) >= DELIVER_AFTER_EVENTS:
+            for event_id in waiting:
+                await enqueue(DELIVER_JOB, event_id=str(event_id))
+            waiting = []
         if len(batch) < BATCH:
             break
     await _mark_stuck(moment)

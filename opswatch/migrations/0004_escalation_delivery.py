@@ -40,4 +40,9 @@ class Migration(migrations.Migration):
             "ON escalation_event (to_address, channel, sent_at)",
             reverse_sql="DROP INDEX escalation_event_recent_sends",
         ),
+        ops.RunSQL(
+            "CREATE INDEX escalation_event_sending "
+            "ON escalation_event (updated_at) WHERE status = 'sending'",
+            reverse_sql="DROP INDEX escalation_event_sending",
+        ),
     ]

@@ -8,6 +8,7 @@ written to the database first (the alert inbox) and swept up again.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import random
 from typing import Any
@@ -80,13 +81,17 @@ class InProcessQueue:
                     self._timers.discard(handle)
                 self._spawn(spec, kwargs, attempt)
 
-            handle = loop.call_later(delay_ms / 1000, fire)
+            handle = loop.call_later(delay_ms / 1000, fire, context=contextvars.Context())
             self._timers.add(handle)
         else:
             self._spawn(spec, kwargs, attempt)
 
     def _spawn(self, spec: JobSpec, kwargs: dict[str, Any], attempt: int) -> None:
-        task = asyncio.get_running_loop().create_task(self._run(spec, kwargs, attempt))
+        # A fresh context, as a job on a worker would have: the enqueuer's context
+        # may hold its open database transaction (Tortoise keeps it in a ContextVar).
+        task = asyncio.get_running_loop().create_task(
+            self._run(spec, kwargs, attempt), context=contextvars.Context()
+        )
         self._tasks.add(task)
         task.add_done_callback(self._finished)
 

@@ -11,6 +11,9 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+from tortoise import connections
+from tortoise.transactions import in_transaction
+
 from opswatch.config import load_settings
 from opswatch.models import ApiKey
 from opswatch.queue import enqueue, job
@@ -28,6 +31,28 @@ async def flaky(*, fail_times: int) -> None:
     attempts.append(len(attempts))
     if len(attempts) <= fail_times:
         raise RuntimeError("transient")
+
+
+seen_connections: list[str] = []
+
+
+@job("tests.note_connection", max_retries=0)
+async def note_connection() -> None:
+    seen_connections.append(type(connections.get("default")).__name__)
+
+
+async def test_a_job_enqueued_inside_a_transaction_does_not_run_in_it(
+    acme: TenantKit, app_runtime: Runtime
+) -> None:
+    """Tortoise keeps the open transaction in a ContextVar; a job must start clean, as
+    it would on a worker, or it would run on a transaction already finished."""
+    async with in_transaction():
+        await enqueue("tests.note_connection")
+        await enqueue("tests.note_connection", delay_ms=20)
+    assert isinstance(app_runtime.queue, InProcessQueue)
+    await app_runtime.queue.drain()
+    assert len(seen_connections) == 2
+    assert not any("Transaction" in name for name in seen_connections), seen_connections
 
 
 async def test_in_process_queue_runs_the_job(acme: TenantKit, app_runtime: Runtime) -> None:
