@@ -105,12 +105,9 @@ import json
 import logging
 import math
 import multiprocessing
-import os
-import platform
 import secrets
 import shlex
 import signal
-import subprocess
 import sys
 import tempfile
 import uuid
@@ -121,11 +118,18 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from time import perf_counter
-from types import FrameType
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
-import asyncpg
+from common import (
+    create_database,
+    drop_database,
+    interrupted,
+    machine,
+    positive,
+    say,
+    with_database,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 # The fake Twilio lives in the test suite, which is not installed: import it from
@@ -191,12 +195,6 @@ ACTOR = Actor.system("bench")
 
 SQLITE = "SQLite"
 POSTGRES = "PostgreSQL"
-
-
-def say(message: str) -> None:
-    # The time of day, not the time since start: the database runs are other processes.
-    stamp = datetime.now().strftime("%H:%M:%S")
-    print(f"[{stamp}] {message}", file=sys.stderr, flush=True)
 
 
 def seconds_between(earlier: datetime, later: datetime) -> float:
@@ -702,33 +700,6 @@ def run_database(path: str, database_url: str, args: argparse.Namespace) -> dict
         return pool.apply(measure_database_in_child, (path, database_url, args))
 
 
-def with_database(url: str, name: str, scheme: str | None = None) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(scheme=scheme or parts.scheme, path="/" + name))
-
-
-async def create_database(admin_url: str, name: str) -> str:
-    """Create database ``name``; the server's version."""
-    admin = await asyncpg.connect(admin_url, timeout=10)
-    try:
-        version = str(await admin.fetchval("SHOW server_version"))
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    say(f"created database {name}")
-    return version
-
-
-async def drop_database(admin_url: str, name: str) -> None:
-    admin = await asyncpg.connect(admin_url, timeout=10)
-    try:
-        # FORCE: a worker that was stopped may have left its connections open.
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
-    say(f"dropped database {name}")
-
-
 def run_postgres(url: str, args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     """The run on a fresh database, dropped afterwards; the run and the server's version."""
     admin_url = with_database(url, "postgres")
@@ -793,56 +764,6 @@ def problems_of(runs: list[dict[str, Any]]) -> list[str]:
         for late in run["lateness"]:
             found += lateness_problems(run["path"], late)
     return found
-
-
-def git(*arguments: str) -> str | None:
-    try:
-        return subprocess.run(
-            ["git", "-C", str(REPO), *arguments],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-def git_commit() -> str:
-    commit = git("rev-parse", "--short", "HEAD")
-    if commit is None:
-        return "unknown"
-    # Tracked files changed since the commit (this file, if new, does not count).
-    changed = git("status", "--porcelain", "--untracked-files=no")
-    return f"{commit} (with uncommitted changes)" if changed else commit
-
-
-def proc_field(path: str, key: str) -> str | None:
-    """The value of the first ``key: value`` line of a /proc file."""
-    try:
-        lines = Path(path).read_text().splitlines()
-    except OSError:
-        return None
-    for line in lines:
-        name, _, value = line.partition(":")
-        if name.strip() == key:
-            return value.strip()
-    return None
-
-
-def machine(postgres_version: str | None) -> dict[str, str]:
-    memory = proc_field("/proc/meminfo", "MemTotal")  # "16318976 kB"
-    if memory is not None and memory.split()[0].isdigit():
-        memory = f"{int(memory.split()[0]) / 1024 / 1024:.1f} GiB"
-    return {
-        # What nproc prints: the CPUs this process may run on.
-        "nproc": str(len(os.sched_getaffinity(0))),
-        "cpu": proc_field("/proc/cpuinfo", "model name") or "unknown",
-        "memory": memory or "unknown",
-        "python": platform.python_version(),
-        "postgresql": postgres_version or "not used",
-        "commit": git_commit(),
-    }
 
 
 def secs(value: float | None) -> str:
@@ -976,13 +897,6 @@ def at_least_one(raw: str) -> int:
     return value
 
 
-def positive(raw: str) -> float:
-    value = float(raw)
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be positive, got {raw}")
-    return value
-
-
 def tick_list(raw: str) -> tuple[float, ...]:
     return tuple(positive(part) for part in raw.split(",") if part.strip())
 
@@ -1047,10 +961,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         if scheme not in ("postgres", "postgresql"):
             parser.error(f"--database-url must be a postgres:// URL, not {scheme}://")
     return args
-
-
-def interrupted(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -77,12 +77,9 @@ import gc
 import json
 import math
 import multiprocessing
-import os
-import platform
 import secrets
 import shlex
 import signal
-import subprocess
 import sys
 import tempfile
 import uuid
@@ -91,12 +88,19 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from time import perf_counter_ns
-from types import FrameType
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-import asyncpg
+from common import (
+    create_database,
+    drop_database,
+    interrupted,
+    machine,
+    positive,
+    say,
+    with_database,
+)
 
 from opswatch import db, runtime
 from opswatch.audit.actor import Actor
@@ -110,7 +114,6 @@ from opswatch.rosters.rotation import Rotation
 from opswatch.tenants.tenants import create_tenant
 from opswatch.tenants.users import create_user
 
-REPO = Path(__file__).resolve().parent.parent
 DEFAULT_SECONDS = 3.0
 DEFAULT_WARMUP = 0.5
 
@@ -133,12 +136,6 @@ SQLITE = "SQLite"
 POSTGRES = "PostgreSQL"
 AT_ONE_DAY = "at +1 day"
 AT_TEN_YEARS = "at +10 years"
-
-
-def say(message: str) -> None:
-    # The time of day, not the time since start: the database runs are other processes.
-    stamp = datetime.now().strftime("%H:%M:%S")
-    print(f"[{stamp}] {message}", file=sys.stderr, flush=True)
 
 
 # ---------------------------------------------------------------------------
@@ -596,33 +593,6 @@ def run_database(
     ]
 
 
-def with_database(url: str, name: str, scheme: str | None = None) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(scheme=scheme or parts.scheme, path="/" + name))
-
-
-async def create_database(admin_url: str, name: str) -> str:
-    """Create database ``name``; the server's version."""
-    admin = await asyncpg.connect(admin_url, timeout=10)
-    try:
-        version = str(await admin.fetchval("SHOW server_version"))
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    say(f"created database {name}")
-    return version
-
-
-async def drop_database(admin_url: str, name: str) -> None:
-    admin = await asyncpg.connect(admin_url, timeout=10)
-    try:
-        # FORCE: a worker that was stopped may have left its connections open.
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
-    say(f"dropped database {name}")
-
-
 def run_postgres(
     url: str,
     args: argparse.Namespace,
@@ -655,47 +625,6 @@ def run_databases(
 
 # ---------------------------------------------------------------------------
 # Report
-
-
-def git_commit() -> str:
-    try:
-        return subprocess.run(
-            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
-def proc_field(path: str, key: str) -> str | None:
-    """The value of the first ``key: value`` line of a /proc file."""
-    try:
-        lines = Path(path).read_text().splitlines()
-    except OSError:
-        return None
-    for line in lines:
-        name, _, value = line.partition(":")
-        if name.strip() == key:
-            return value.strip()
-    return None
-
-
-def machine(postgres_version: str | None) -> dict[str, str]:
-    memory = proc_field("/proc/meminfo", "MemTotal")  # "16318976 kB"
-    if memory is not None and memory.split()[0].isdigit():
-        memory = f"{int(memory.split()[0]) / 1024 / 1024:.1f} GiB"
-    return {
-        # What nproc prints: the CPUs this process may run on.
-        "nproc": str(len(os.sched_getaffinity(0))),
-        "cpu": proc_field("/proc/cpuinfo", "model name") or "unknown",
-        "memory": memory or "unknown",
-        "python": platform.python_version(),
-        "postgresql": postgres_version or "not used",
-        "commit": git_commit(),
-    }
 
 
 def number(value: float) -> str:
@@ -762,13 +691,6 @@ def render(report: Mapping[str, Any], rows: list[Row]) -> str:
 # Main
 
 
-def positive(raw: str) -> float:
-    value = float(raw)
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be positive, got {raw}")
-    return value
-
-
 def not_negative(raw: str) -> float:
     value = float(raw)
     if not (math.isfinite(value) and value >= 0):
@@ -813,10 +735,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         if scheme not in ("postgres", "postgresql"):
             parser.error(f"--database-url must be a postgres:// URL, not {scheme}://")
     return args
-
-
-def interrupted(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
