@@ -8,7 +8,7 @@ missing signature is a 403 and changes nothing. Answers are TwiML.
 
 from __future__ import annotations
 
-import uuid
+from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -19,6 +19,7 @@ from twilio.twiml.voice_response import Gather, VoiceResponse
 from opswatch import runtime
 from opswatch.escalation import replies
 from opswatch.escalation.providers.twilio import GATHER_SECONDS
+from opswatch.http.telephony import advance, event_of, forbidden
 from opswatch.models import DeliveryStatus, EscalationEvent, Tenant
 from opswatch.tenants.tenants import read_secrets
 
@@ -44,23 +45,10 @@ SMS_STATUS = {
     "undelivered": DeliveryStatus.FAILED,
     "failed": DeliveryStatus.FAILED,
 }
-# Progress never goes backwards: a late "ringing" does not undo "answered".
-RANK = {
-    DeliveryStatus.QUEUED: 1,
-    DeliveryStatus.SENT: 2,
-    DeliveryStatus.DELIVERED: 3,
-    DeliveryStatus.NO_ANSWER: 3,
-    DeliveryStatus.FAILED: 3,
-    DeliveryStatus.ANSWERED: 4,
-}
 
 
 def _twiml(body: object, status: int = 200) -> Response:
     return Response(str(body), status_code=status, media_type=TWIML)
-
-
-def _forbidden() -> Response:
-    return Response("signature check failed", status_code=403, media_type="text/plain")
 
 
 async def _verified(request: Request, tenant: Tenant | None) -> dict[str, str] | None:
@@ -79,23 +67,12 @@ async def _verified(request: Request, tenant: Tenant | None) -> dict[str, str] |
     return form if RequestValidator(token).validate(url, form, signature) else None
 
 
-async def _event(request: Request) -> tuple[EscalationEvent | None, Tenant | None]:
-    try:
-        event_id = uuid.UUID(request.query_params.get("event_id", ""))
-    except ValueError:
-        return None, None
-    event = await EscalationEvent.get_or_none(id=event_id)
-    if event is None:
-        return None, None
-    return event, await Tenant.get_or_none(id=event.tenant_id)  # type: ignore[attr-defined]
-
-
 async def gather(request: Request) -> Response:
     """The digit pressed: 1 acknowledges, 2 escalates; nothing, once more, then goodbye."""
-    event, tenant = await _event(request)
+    event, tenant = await event_of(request)
     form = await _verified(request, tenant)
     if form is None or event is None:
-        return _forbidden()
+        return forbidden()
     digits = form.get("Digits", "")
     query = request.url.query
     base = f"{runtime.current().settings.public_url}/api/v1/twilio"
@@ -122,21 +99,21 @@ async def gather(request: Request) -> Response:
 
 
 async def acknowledge(request: Request) -> Response:
-    event, tenant = await _event(request)
-    if await _verified(request, tenant) is None or event is None:
-        return _forbidden()
-    outcome = await replies.acknowledge_by_phone(event, "phone")
-    response = VoiceResponse()
-    response.say(f"{outcome.text} Goodbye.")
-    response.hangup()
-    return _twiml(response)
+    return await _answer(request, replies.acknowledge_by_phone)
 
 
 async def escalate(request: Request) -> Response:
-    event, tenant = await _event(request)
+    return await _answer(request, replies.escalate_by_phone)
+
+
+async def _answer(
+    request: Request, act: Callable[[EscalationEvent, str], Awaitable[replies.Outcome]]
+) -> Response:
+    """Digit 1 or 2, redirected here by ``gather``: act, say so, hang up."""
+    event, tenant = await event_of(request)
     if await _verified(request, tenant) is None or event is None:
-        return _forbidden()
-    outcome = await replies.escalate_by_phone(event, "phone")
+        return forbidden()
+    outcome = await act(event, "phone")
     response = VoiceResponse()
     response.say(f"{outcome.text} Goodbye.")
     response.hangup()
@@ -145,21 +122,17 @@ async def escalate(request: Request) -> Response:
 
 async def status(request: Request) -> Response:
     """Call and SMS progress from Twilio, kept on the attempt it belongs to."""
-    event, tenant = await _event(request)
+    event, tenant = await event_of(request)
     form = await _verified(request, tenant)
     if form is None or event is None:
-        return _forbidden()
+        return forbidden()
     reported = form.get("CallStatus")
     new = (
         CALL_STATUS.get(reported or "")
         if reported
         else SMS_STATUS.get(form.get("MessageStatus", ""))
     )
-    if new is not None and RANK.get(new, 0) > RANK.get(event.status, 0):
-        values: dict[str, object] = {"status": new}
-        if new is DeliveryStatus.FAILED:
-            values["reason"] = f"Twilio: {form.get('ErrorCode') or reported or 'failed'}"
-        await EscalationEvent.filter(id=event.id).update(**values)
+    await advance(event, new, f"Twilio: {form.get('ErrorCode') or reported or 'failed'}")
     return Response(status_code=204)
 
 
@@ -169,7 +142,7 @@ async def sms(request: Request) -> Response:
     tenant = await Tenant.get_or_none(telephony_number=str(form_number)) if form_number else None
     form = await _verified(request, tenant)
     if form is None or tenant is None:
-        return _forbidden()
+        return forbidden()
     outcome = await replies.sms_reply(tenant, form.get("From", ""), form.get("Body", ""))
     response = MessagingResponse()
     response.message(f"[OpsWatch] {outcome.text}")

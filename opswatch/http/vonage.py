@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-import uuid
 from typing import Any
 
 import jwt
@@ -24,6 +23,7 @@ from vonage_http_client import Auth
 from opswatch import runtime
 from opswatch.escalation import replies
 from opswatch.escalation.providers.vonage import DIGIT_WAIT_SECONDS
+from opswatch.http.telephony import advance, event_of, forbidden
 from opswatch.models import DeliveryStatus, EscalationEvent, Tenant
 from opswatch.tenants.tenants import read_secrets
 
@@ -43,14 +43,6 @@ CALL_STATUS = {
     "expired": DeliveryStatus.FAILED,
 }
 REPLAY_WINDOW_SECONDS = 300
-RANK = {
-    DeliveryStatus.QUEUED: 1,
-    DeliveryStatus.SENT: 2,
-    DeliveryStatus.DELIVERED: 3,
-    DeliveryStatus.NO_ANSWER: 3,
-    DeliveryStatus.FAILED: 3,
-    DeliveryStatus.ANSWERED: 4,
-}
 
 
 def _secret(tenant: Tenant | None) -> str | None:
@@ -80,31 +72,16 @@ async def _signed_json(request: Request, tenant: Tenant | None) -> dict[str, Any
     return data if isinstance(data, dict) else None
 
 
-async def _event(request: Request) -> tuple[EscalationEvent | None, Tenant | None]:
-    try:
-        event_id = uuid.UUID(request.query_params.get("event_id", ""))
-    except ValueError:
-        return None, None
-    event = await EscalationEvent.get_or_none(id=event_id)
-    if event is None:
-        return None, None
-    return event, await Tenant.get_or_none(id=event.tenant_id)  # type: ignore[attr-defined]
-
-
-def _forbidden() -> Response:
-    return Response("signature check failed", status_code=403, media_type="text/plain")
-
-
 def _talk(text: str) -> JSONResponse:
     return JSONResponse([{"action": "talk", "text": text}])
 
 
 async def gather(request: Request) -> Response:
     """The NCCO input's result: 1 acknowledges, 2 escalates; nothing, once more."""
-    event, tenant = await _event(request)
+    event, tenant = await event_of(request)
     data = await _signed_json(request, tenant)
     if data is None or event is None:
-        return _forbidden()
+        return forbidden()
     digits = str((data.get("dtmf") or {}).get("digits") or "")
     if digits == "1":
         return _talk(f"{(await replies.acknowledge_by_phone(event, 'phone')).text} Goodbye.")
@@ -136,21 +113,17 @@ async def gather(request: Request) -> Response:
 
 async def status(request: Request) -> Response:
     """Call events (signed JSON) and SMS delivery receipts (signed parameters)."""
-    event, tenant = await _event(request)
+    event, tenant = await event_of(request)
     if event is None:
-        return _forbidden()
+        return forbidden()
     if request.headers.get("authorization"):
         data = await _signed_json(request, tenant)
     else:
         data = await _signed_params(request, tenant)
     if data is None:
-        return _forbidden()
+        return forbidden()
     new = CALL_STATUS.get(str(data.get("status", "")).lower())
-    if new is not None and RANK.get(new, 0) > RANK.get(event.status, 0):
-        values: dict[str, object] = {"status": new}
-        if new is DeliveryStatus.FAILED:
-            values["reason"] = f"Vonage: {data.get('status')} {data.get('err-code', '')}".strip()
-        await EscalationEvent.filter(id=event.id).update(**values)
+    await advance(event, new, f"Vonage: {data.get('status')} {data.get('err-code', '')}".strip())
     return Response(status_code=204)
 
 
@@ -160,7 +133,7 @@ async def sms(request: Request) -> Response:
     number = params.get("to", "")
     tenant = await Tenant.get_or_none(telephony_number=f"+{number.lstrip('+')}") if number else None
     if await _signed_params(request, tenant, params) is None or tenant is None:
-        return _forbidden()
+        return forbidden()
     sender = f"+{params.get('msisdn', '').lstrip('+')}"
     outcome = await replies.sms_reply(tenant, sender, params.get("text", ""))
     from opswatch.tenants.telephony import provider_for
