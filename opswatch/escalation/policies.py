@@ -24,6 +24,7 @@ from opswatch.models import (
     Tenant,
     User,
 )
+from opswatch.tenants.owned import get_owned
 
 MAX_TIERS = 10
 MAX_REPEAT = 10
@@ -48,14 +49,7 @@ class PolicySpec:
 
 
 async def get_policy(tenant: Tenant, policy_id: str, field_name: str = "id") -> EscalationPolicy:
-    try:
-        key = uuid.UUID(str(policy_id))
-    except ValueError:
-        raise NotFound(f"{field_name}: no such escalation policy", field=field_name) from None
-    policy = await EscalationPolicy.get_or_none(id=key, tenant=tenant)
-    if policy is None:
-        raise NotFound(f"{field_name}: no such escalation policy", field=field_name)
-    return policy
+    return await get_owned(EscalationPolicy, tenant, policy_id, field_name, "escalation policy")
 
 
 async def create_policy(*, tenant: Tenant, spec: PolicySpec, actor: Actor) -> EscalationPolicy:
@@ -146,12 +140,7 @@ async def delete_policy(*, tenant: Tenant, policy: EscalationPolicy, actor: Acto
 async def assign_policy(
     *, tenant: Tenant, service_id: str, policy_id: str | None, actor: Actor
 ) -> Service:
-    try:
-        service = await Service.get_or_none(id=uuid.UUID(str(service_id)), tenant=tenant)
-    except ValueError:
-        service = None
-    if service is None:
-        raise NotFound("serviceId: no such service", field="serviceId")
+    service = await get_owned(Service, tenant, service_id, "serviceId", "service")
     policy = await get_policy(tenant, policy_id, "policyId") if policy_id else None
     before = service.escalation_policy_id  # type: ignore[attr-defined]
     async with in_transaction() as connection:

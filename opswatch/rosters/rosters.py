@@ -18,6 +18,7 @@ from opswatch.errors import InvalidInput, NotFound
 from opswatch.models import Roster, RosterKind, RosterMember, Tenant, User
 from opswatch.rosters import calendar_tokens
 from opswatch.rosters.resolve import MAX_ROTATION_DAYS
+from opswatch.tenants.owned import get_owned
 
 MAX_MEMBERS = 200
 
@@ -38,14 +39,7 @@ class RosterSpec:
 
 async def get_roster(tenant: Tenant, roster_id: uuid.UUID | str, field: str = "id") -> Roster:
     """A roster of this tenant; another tenant's id reads as missing."""
-    try:
-        key = uuid.UUID(str(roster_id))
-    except ValueError:
-        raise NotFound(f"{field}: no such roster", field=field) from None
-    roster = await Roster.get_or_none(id=key, tenant=tenant)
-    if roster is None:
-        raise NotFound(f"{field}: no such roster", field=field)
-    return roster
+    return await get_owned(Roster, tenant, roster_id, field, "roster")
 
 
 async def create_roster(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import TypeVar
 
 from tortoise.exceptions import IntegrityError
@@ -11,8 +10,9 @@ from tortoise.transactions import in_transaction
 from opswatch import validation
 from opswatch.audit.actor import Actor
 from opswatch.audit.log import record
-from opswatch.errors import Conflict, NotFound
+from opswatch.errors import Conflict
 from opswatch.models import EscalationPolicy, Roster, Service, Tenant
+from opswatch.tenants.owned import get_owned
 
 OwnedModel = TypeVar("OwnedModel", Roster, EscalationPolicy)
 
@@ -62,14 +62,5 @@ async def create_service(
 async def _owned(
     model: type[OwnedModel], tenant: Tenant, field: str, raw_id: str | None
 ) -> OwnedModel | None:
-    """Load a referenced row of this tenant; another tenant's id reads as missing."""
-    if raw_id is None:
-        return None
-    try:
-        row_id = uuid.UUID(raw_id)
-    except ValueError:
-        raise NotFound(f"{field}: no such record", field=field) from None
-    row = await model.get_or_none(id=row_id, tenant=tenant)
-    if row is None:
-        raise NotFound(f"{field}: no such record", field=field)
-    return row
+    """A referenced row of this tenant, or None when none is referenced."""
+    return None if raw_id is None else await get_owned(model, tenant, raw_id, field)
