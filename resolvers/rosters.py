@@ -51,21 +51,28 @@ async def roster(info: Info, id: strawberry.ID) -> Roster | None:
     return Roster.from_model(row)
 
 
+def _spec(
+    input: RosterInput | RosterUpdateInput, kind: models.RosterKind | None
+) -> roster_ops.RosterSpec:
+    """The service's spec from either input; a field left out is None (unchanged)."""
+    return roster_ops.RosterSpec(
+        name=input.name,
+        kind=kind,
+        timezone=input.timezone,
+        start_date=input.start_date,
+        rotation_length_days=input.rotation_length_days,
+        handoff_time=input.handoff_time,
+        coverage_start=input.coverage_start,
+        coverage_end=input.coverage_end,
+    )
+
+
 async def create_roster(info: Info, input: RosterInput) -> Roster:
     principal = info.context.viewer(models.Role.ADMIN)
     row = await roster_ops.create_roster(
         tenant=principal.tenant,
         actor=principal.actor("graphql"),
-        spec=roster_ops.RosterSpec(
-            name=input.name,
-            kind=models.RosterKind(input.kind.value),
-            timezone=input.timezone,
-            start_date=input.start_date,
-            rotation_length_days=input.rotation_length_days,
-            handoff_time=input.handoff_time,
-            coverage_start=input.coverage_start,
-            coverage_end=input.coverage_end,
-        ),
+        spec=_spec(input, models.RosterKind(input.kind.value)),
         parent_id=str(input.parent_id) if input.parent_id is not None else None,
         member_ids=[str(i) for i in input.member_ids or []],
     )
@@ -79,15 +86,7 @@ async def update_roster(info: Info, id: strawberry.ID, input: RosterUpdateInput)
         roster=row,
         tenant=principal.tenant,
         actor=principal.actor("graphql"),
-        spec=roster_ops.RosterSpec(
-            name=input.name,
-            timezone=input.timezone,
-            start_date=input.start_date,
-            rotation_length_days=input.rotation_length_days,
-            handoff_time=input.handoff_time,
-            coverage_start=input.coverage_start,
-            coverage_end=input.coverage_end,
-        ),
+        spec=_spec(input, None),
     )
     return Roster.from_model(row)
 
