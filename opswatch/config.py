@@ -31,6 +31,9 @@ class Settings:
     secret_keys: tuple[str, ...]
     public_url: str
     slack_signing_secret: str | None
+    # The Slack app's OAuth credentials, for installing it into workspaces.
+    slack_client_id: str | None
+    slack_client_secret: str | None
     slack_api_url: str | None
     twilio_api_url: str | None
     vonage_api_url: str | None
@@ -82,6 +85,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         secret_keys=secret_keys,
         public_url=public_url,
         slack_signing_secret=get("SLACK_SIGNING_SECRET"),
+        slack_client_id=get("SLACK_CLIENT_ID"),
+        slack_client_secret=get("SLACK_CLIENT_SECRET"),
         slack_api_url=get("SLACK_API_URL"),
         twilio_api_url=get("TWILIO_API_URL"),
         vonage_api_url=get("VONAGE_API_URL"),

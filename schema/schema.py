@@ -10,10 +10,12 @@ from opswatch.errors import OpsWatchError
 from resolvers import alerts as alert_resolvers
 from resolvers import escalation as escalation_resolvers
 from resolvers import rosters as roster_resolvers
+from resolvers import slack as slack_resolvers
 from resolvers import tenants as tenant_resolvers
 from schema.alerts import Alert, AlertConnection, AlertEvent
 from schema.escalation import EscalationPolicy
 from schema.rosters import Notification, OnCallChange, Override, Roster
+from schema.slack import SlackWorkspace
 from schema.tenants import ApiKey, CreatedApiKey, Service, Tenant, User, Viewer
 
 
@@ -32,6 +34,10 @@ class Query:
     escalation_policies: list[EscalationPolicy] = strawberry.field(
         resolver=escalation_resolvers.escalation_policies
     )
+    slack_workspace: SlackWorkspace | None = strawberry.field(
+        resolver=slack_resolvers.slack_workspace
+    )
+    slack_install_url: str = strawberry.field(resolver=slack_resolvers.slack_install_url)
 
 
 @strawberry.type
@@ -64,6 +70,9 @@ class Mutation:
     )
     configure_telephony: Tenant = strawberry.mutation(
         resolver=escalation_resolvers.configure_telephony_resolver
+    )
+    configure_slack: SlackWorkspace = strawberry.mutation(
+        resolver=slack_resolvers.configure_slack_resolver
     )
 
 

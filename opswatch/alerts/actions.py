@@ -19,6 +19,8 @@ from opswatch.queue import enqueue
 
 # The escalation engine's tick (tasks/escalation.py), woken when a step becomes due now.
 TICK_JOB = "escalation.tick"
+# Brings alerts' Slack messages up to date (tasks/slack.py), woken by every change they show.
+SLACK_SYNC_JOB = "slack.sync_alerts"
 
 
 async def get_alert(*, tenant: Tenant, alert_id: str) -> Alert:
@@ -60,6 +62,8 @@ async def _change(
     await alert.refresh_from_db()
     if changed:
         await publish_alert_event(alert=alert, kind=kind)
+        if values.get("notify_pending"):
+            await enqueue(SLACK_SYNC_JOB)
     return bool(changed)
 
 

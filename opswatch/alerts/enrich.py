@@ -20,6 +20,7 @@ class Enrichment:
     runbook_url: str | None
     oncall_user_id: uuid.UUID | None = None  # on call for the service's roster
     escalation_policy_id: uuid.UUID | None = None  # escalates from tier 1 when it opens
+    posts_to_slack: bool = False  # the tenant has a Slack workspace: a message is due
 
 
 class Enricher:
@@ -37,6 +38,7 @@ class Enricher:
         self.oncall = dict(oncall or {})  # roster id -> who holds its pager now
         self.policies = {p.id: p for p in policies}
         self.default_policy = next((p for p in policies if p.is_default), None)
+        self.posts_to_slack = tenant.slack_team_id is not None
 
     @classmethod
     async def for_tenant(cls, tenant: Tenant, at: datetime) -> Enricher:
@@ -62,6 +64,7 @@ class Enricher:
             runbook_url=event.runbook_url,
             oncall_user_id=self.oncall.get(roster_id) if roster_id else None,
             escalation_policy_id=self.policy_for(service, severity),
+            posts_to_slack=self.posts_to_slack,
         )
 
     def policy_for(self, service: Service | None, severity: Severity) -> uuid.UUID | None:

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from tortoise.transactions import in_transaction
 
 from opswatch.alerts import store
-from opswatch.alerts.actions import TICK_JOB
+from opswatch.alerts.actions import SLACK_SYNC_JOB, TICK_JOB
 from opswatch.alerts.enrich import Enricher
 from opswatch.alerts.inbox import PROCESS_JOB
 from opswatch.alerts.live import AlertEventKind, publish_alert_event
@@ -73,6 +73,8 @@ async def process_pending() -> list[Outcome]:
             for o in batch
         ):
             await enqueue(TICK_JOB)  # tier 1 now, not at the next scheduler tick
+        if any(committed[a].notify_pending for a in committed):
+            await enqueue(SLACK_SYNC_JOB)
         outcomes += batch
         if deferred:
             # Another job holds older events of these fingerprints: come back after it.

@@ -47,7 +47,7 @@ def _values(i: int) -> str:
         "due",
     ]  # fmt: skip
     marks = ", ".join(f":{name}_{i}" for name in names)
-    return f"({marks}, 0, 0, :notify, :now, :now, :resolved_{i})"
+    return f"({marks}, 0, 0, :notify_{i}, :now, :now, :resolved_{i})"
 
 
 def _params(
@@ -85,6 +85,8 @@ def _params(
         f"escalation_{i}": (EscalationState.ACTIVE if escalating else EscalationState.NONE).value,
         f"due_{i}": run.last_received_at if escalating else None,
         f"resolved_{i}": run.last_received_at if status is AlertStatus.RESOLVED else None,
+        # Only tenants with Slack have a message to post; the others skip the sync.
+        f"notify_{i}": run.enrichment.posts_to_slack,
     }
 
 
@@ -100,7 +102,7 @@ async def upsert_firing(
     """
     new_ids = [uuid.uuid4() for _ in runs]
     short_ids = await _free_short_ids(sql, [run.tenant_id for run in runs])
-    params: dict[str, object] = {"notify": True, "now": now}
+    params: dict[str, object] = {"now": now}
     for i, (new_id, run) in enumerate(zip(new_ids, runs, strict=True)):
         params.update(_params(i, new_id, short_ids[i], run, AlertStatus.FIRING))
     # Only column names and ":name" markers are interpolated; values are parameters.
@@ -157,7 +159,6 @@ async def insert_resolved(sql: Statement, run: FiringRun, now: datetime) -> uuid
     rows = await sql.rows(
         f"INSERT INTO alert ({_COLUMNS}) VALUES {_values(0)} "  # noqa: S608
         "ON CONFLICT DO NOTHING RETURNING id",
-        notify=True,
         now=now,
         **_params(0, new_id, new_short_id(), run, AlertStatus.RESOLVED),
     )
@@ -189,10 +190,12 @@ async def acknowledge_firing(sql: Statement, alert_id: uuid.UUID, at: datetime) 
     """Keep reported the alert acknowledged at its source."""
     rows = await sql.rows(
         "UPDATE alert SET status = 'acknowledged', acknowledged_at = :at, updated_at = :at, "
+        "notify_pending = :notify, "
         "escalation_state = CASE WHEN escalation_state = 'active' THEN 'stopped' "
         "ELSE escalation_state END, escalation_next_at = NULL "
         "WHERE id = :id AND status = 'firing' RETURNING id",
         at=at,
+        notify=True,
         id=alert_id,
     )
     return bool(rows)

@@ -39,6 +39,18 @@ def add_commands(commands: Any) -> None:
     _json_flag(phone)
     phone.set_defaults(handler=tenant_configure_telephony)
 
+    slack = tenant.add_parser(
+        "configure-slack",
+        help="connect the tenant to a Slack workspace (single-workspace set-up; token encrypted)",
+    )
+    slack.add_argument("slug", metavar="SLUG")
+    slack.add_argument("--team-id", required=True, metavar="T", help="the workspace's team id")
+    slack.add_argument("--bot-token", required=True, metavar="XOXB", help="the app's bot token")
+    slack.add_argument("--alert-channel", metavar="C", help="channel id alerts are posted to")
+    slack.add_argument("--bot-user-id", metavar="U", help="the bot's user id (ignores its posts)")
+    _json_flag(slack)
+    slack.set_defaults(handler=tenant_configure_slack)
+
     apikey = commands.add_parser("apikey", help="manage webhook API keys").add_subparsers(
         dest="action", required=True, metavar="ACTION"
     )
@@ -158,6 +170,37 @@ def tenant_configure_telephony(args: argparse.Namespace) -> int:
     text = (
         f"{tenant.slug} now calls and texts through {args.provider} from {tenant.telephony_number}"
     )
+    return emit(result, as_json=args.json, text=text)
+
+
+def tenant_configure_slack(args: argparse.Namespace) -> int:
+    from opswatch.slack.workspace import SlackConfig, configure_slack
+
+    async def work(settings: Settings) -> Any:
+        from opswatch import runtime
+
+        tenant = await tenants.get_tenant_by_slug(args.slug)
+        return await configure_slack(
+            tenant=tenant,
+            box=runtime.current().secret_box,
+            config=SlackConfig(
+                team_id=args.team_id,
+                bot_token=args.bot_token,
+                alert_channel=args.alert_channel,
+                bot_user_id=args.bot_user_id,
+            ),
+            actor=Actor.cli(),
+        )
+
+    tenant = run_with_database(work)
+    slack = tenant.settings["slack"]
+    result = {
+        "slug": tenant.slug,
+        "teamId": slack["team_id"],
+        "alertChannel": slack["alert_channel"],
+    }
+    channel = slack["alert_channel"] or "no alert channel yet"
+    text = f"{tenant.slug} now posts to Slack workspace {slack['team_id']} ({channel})"
     return emit(result, as_json=args.json, text=text)
 
 

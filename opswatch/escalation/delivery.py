@@ -40,6 +40,8 @@ from opswatch.models import (
     Tenant,
 )
 from opswatch.queue import enqueue
+from opswatch.slack import direct
+from opswatch.slack.workspace import client_for
 from opswatch.sql import Statement
 from opswatch.tenants.telephony import provider_for
 
@@ -227,6 +229,10 @@ async def _send(event: EscalationEvent, alerts: list[Alert]) -> tuple[Sent, str,
     service_ids = [a.service_id for a in alerts if a.service_id]  # type: ignore[attr-defined]
     services: dict[object, Service] = {s.id: s for s in await Service.filter(id__in=service_ids)}
     if event.channel in (Channel.SLACK_DM, Channel.SLACK_CHANNEL):
+        client = client_for(tenant)
+        if client is not None:
+            sent, text = await direct.page(client, event, alerts[0])
+            return sent, text, direct.PROVIDER
         text = messages.sms_text(alerts, services)
         if not current.settings.embedded:
             raise Rejected("Slack is not connected for this tenant")

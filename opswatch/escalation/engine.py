@@ -26,6 +26,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
+from opswatch.alerts.actions import SLACK_SYNC_JOB
 from opswatch.alerts.live import AlertEventKind, publish_alert_event
 from opswatch.audit.actor import Actor
 from opswatch.escalation.targets import Attempt, attempts_for
@@ -77,11 +78,11 @@ async def run_due(now: datetime | None = None) -> list[Step]:
     waiting: list[uuid.UUID] = []
     while True:
         batch, alerts = await _advance_batch(moment)
-        for step in batch:
-            if step.exhausted or step.tier > 1 or step.cycle > 0:
-                await publish_alert_event(
-                    alert=alerts[step.alert_id], kind=AlertEventKind.ESCALATED
-                )
+        escalated = [s for s in batch if s.exhausted or s.tier > 1 or s.cycle > 0]
+        for step in escalated:
+            await publish_alert_event(alert=alerts[step.alert_id], kind=AlertEventKind.ESCALATED)
+        if escalated:
+            await enqueue(SLACK_SYNC_JOB)
         steps += batch
         waiting += [event_id for step in batch for event_id in step.event_ids]
         # Sends start once a storm's steps are all recorded (up to a bound), so each
@@ -235,6 +236,8 @@ async def _save_step(
             "escalation_cycle": step.cycle,
             "escalation_next_at": now + context.delay_after(alert, step),
         }
+    if step.exhausted or step.tier > 1 or step.cycle > 0:
+        values["notify_pending"] = True  # the Slack message says it was escalated
     await Alert.filter(id=alert.id).using_db(connection).update(**values)
 
 

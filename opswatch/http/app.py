@@ -16,7 +16,7 @@ from starlette.routing import Route, WebSocketRoute
 from opswatch import db, runtime
 from opswatch.config import Settings
 from opswatch.errors import OpsWatchError
-from opswatch.http import rosters, twilio, vonage, webhooks
+from opswatch.http import rosters, slack, twilio, vonage, webhooks
 from opswatch.http.graphql import graphql_app
 from opswatch.http.health import healthz, metrics, readyz
 from opswatch.http.metrics import MetricsMiddleware
@@ -83,6 +83,11 @@ def create_app(
         Route("/api/v1/vonage/gather", vonage.gather, methods=["POST"]),
         Route("/api/v1/vonage/status", vonage.status, methods=["GET", "POST"]),
         Route("/api/v1/vonage/sms", vonage.sms, methods=["GET", "POST"]),
+        Route("/api/v1/slack/commands", slack.slash_command, methods=["POST"]),
+        Route("/api/v1/slack/interactions", slack.interaction, methods=["POST"]),
+        Route("/api/v1/slack/events", slack.event, methods=["POST"]),
+        Route("/api/v1/slack/oauth/install", slack.oauth_install),
+        Route("/api/v1/slack/oauth/callback", slack.oauth_callback),
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
     ]

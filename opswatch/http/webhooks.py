@@ -30,7 +30,7 @@ from opswatch.tenants.ratelimit import retry_after
 Parser = Callable[[Any, Principal], list[NormalizedEvent]]
 
 
-async def _read_body(request: Request, limit: int) -> bytes | None:
+async def read_body(request: Request, limit: int) -> bytes | None:
     """The body, or None when it is over ``limit`` bytes (checked while streaming)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -66,7 +66,7 @@ async def _receive(request: Request, parse: Parser) -> JSONResponse:
             return response
 
     try:
-        body = await _read_body(request, settings.max_body_bytes)
+        body = await read_body(request, settings.max_body_bytes)
     except SenderGone:
         return error(400, "incomplete_body", "the connection closed before the body arrived")
     if body is None:

@@ -20,6 +20,7 @@ from opswatch.models.escalation import (
     EscalationPolicy,
     EscalationTier,
     Notification,
+    SlackEventReceipt,
 )
 from opswatch.models.knowledge import Incident, IncidentUpdate, Runbook
 from opswatch.models.rosters import Handoff, Override, Roster, RosterMember
@@ -57,6 +58,7 @@ __all__ = [
     "SchedulerLease",
     "Service",
     "Severity",
+    "SlackEventReceipt",
     "Tenant",
     "User",
     "UserToken",

@@ -78,8 +78,11 @@ class Alert(Entity):
     escalation_tier = fields.IntField(default=0)
     escalation_cycle = fields.IntField(default=0)
     escalation_next_at = fields.DatetimeField(null=True)
-    # Set when something needs notifying (Slack message, escalation start).
+    # Set when the alert's Slack message is out of date. A sync job claims the
+    # alert by clearing it and setting a lease: a job that dies leaves the lease
+    # behind, and an expired lease makes the alert due again.
     notify_pending = fields.BooleanField(default=False)
+    notify_claimed_until = fields.DatetimeField(null=True)
 
     slack_channel = fields.CharField(max_length=64, null=True)
     slack_ts = fields.CharField(max_length=32, null=True)

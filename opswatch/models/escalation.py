@@ -110,3 +110,17 @@ class Notification(Entity):
         table = "notification"
         unique_together = (("tenant_id", "dedup_key"),)
         indexes = (("tenant_id", "user_id", "created_at"),)
+
+
+class SlackEventReceipt(Entity):
+    """An inbound Slack event already taken: Slack retries deliveries it thinks
+    failed, and a retried DM must not log the same incident twice."""
+
+    tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(
+        "models.Tenant", related_name="slack_event_receipts", on_delete=fields.CASCADE
+    )
+    event_id = fields.CharField(max_length=64)
+
+    class Meta:
+        table = "slack_event_receipt"
+        unique_together = (("tenant_id", "event_id"),)
