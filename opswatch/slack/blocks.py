@@ -265,8 +265,8 @@ def text_blocks(lines: Sequence[str]) -> list[dict[str, Any]]:
 def knowledge_results(
     results: Sequence[tuple[str, str, str, str]], query: str
 ) -> list[dict[str, Any]]:
-    """``/opswatch search``: per result (title, severity, preview, link) a section with a
-    View Full button."""
+    """``/opswatch search``: per result (title, severity, preview, entry) a section with a
+    View Full button that shows the whole entry."""
     if not results:
         return text_blocks([f"No knowledge found for *{escape(query)}*."])
     blocks: list[Block] = [
@@ -274,9 +274,9 @@ def knowledge_results(
             text=MarkdownTextObject(text=clip(f"🔎 Knowledge for *{escape(query)}*", SECTION_MAX))
         )
     ]
-    for i, (title, severity, preview, link) in enumerate(results):
+    for title, severity, preview, entry in results:
         text = f"*{escape(title)}* ({escape(severity)})\n{preview}"
-        button = _button("View Full", VIEW_KNOWLEDGE_ACTION, url=link, value=str(i))
+        button = _button("View Full", VIEW_KNOWLEDGE_ACTION, value=entry)
         blocks.append(
             SectionBlock(text=MarkdownTextObject(text=clip(text, SECTION_MAX)), accessory=button)
         )

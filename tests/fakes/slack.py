@@ -42,8 +42,9 @@ each error naming the limit and the JSON pointer of the offending value, as in
 ``"header text must be at most 150 characters (got 151) [json-pointer:/blocks/0/text/text]"``.
 The limits are the ``MAX_*`` constants below; block and element types other than
 header, section, actions, context, input, button and plain_text_input are accepted
-unchecked. Both ``block_id`` and ``action_id`` must be unique within one message or
-view.
+unchecked. A ``block_id`` must be unique within one message or view, an
+``action_id`` within its block (as Slack documents it: two sections may each carry
+a button with the same ``action_id``).
 
 ``response_url``: ``new_response_url()`` hands out ``{fake.url}/response/<random>``;
 JSON posted there is recorded in ``responses[url]`` and answered ``ok`` (text/plain,
@@ -265,7 +266,8 @@ class SlackError(Exception):
 
 class BlockKitCheck:
     """Collects the ways blocks (or a view) break Slack's limits. One instance per
-    message or view: it remembers the block and action ids it has seen."""
+    message or view: it remembers the block ids it has seen, and the action ids
+    of the block being checked."""
 
     def __init__(self) -> None:
         self.errors: list[str] = []
@@ -326,6 +328,7 @@ class BlockKitCheck:
             return
         if "block_id" in block:
             self.unique_id(block["block_id"], self._block_ids, f"{pointer}/block_id", "block_id")
+        self._action_ids = set()  # action ids are unique per block
         kind = block["type"]
         if kind == "header":
             self.text_object(
