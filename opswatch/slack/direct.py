@@ -45,7 +45,10 @@ async def page(client: AsyncWebClient, event: EscalationEvent, alert: Alert) -> 
     """One escalation attempt over Slack; (what Slack took, the text sent)."""
     cards = await Cards.load([alert], client)
     text, message_blocks = blocks.alert_message(cards.card(alert))
-    text = f"🚨 You are being paged: {text}"
+    if event.channel is Channel.SLACK_DM:
+        text = f"🚨 You are being paged: {text}"
+    else:  # @here notifies the channel's active members, as a page should
+        text = f"<!here> 🚨 Paging this channel: {text}"
     try:
         if event.channel is Channel.SLACK_DM:
             user = await User.get_or_none(id=event.user_id) if event.user_id else None  # type: ignore[attr-defined]

@@ -28,7 +28,9 @@ VIEWER_SLACK = "U0VIEWER"
 STRANGER_SLACK = "U0STRANGER"
 
 
-def signed_headers(body: bytes, *, timestamp: int | None = None, secret: str = SIGNING_SECRET) -> dict[str, str]:
+def signed_headers(
+    body: bytes, *, timestamp: int | None = None, secret: str = SIGNING_SECRET
+) -> dict[str, str]:
     stamp = str(timestamp if timestamp is not None else int(time.time()))
     signature = SignatureVerifier(secret).generate_signature(timestamp=stamp, body=body)
     assert signature is not None
@@ -57,7 +59,9 @@ class SlackKit:
         assert isinstance(queue, InProcessQueue)
         await queue.drain(delayed=False)
 
-    async def command(self, text: str, *, user: str = ADMIN_SLACK, team: str = TEAM) -> httpx.Response:
+    async def command(
+        self, text: str, *, user: str = ADMIN_SLACK, team: str = TEAM
+    ) -> httpx.Response:
         """``/opswatch <text>``; the deferred answer arrives at ``response_url``."""
         self.last_response_url = self.fake.new_response_url()
         form = {
@@ -121,7 +125,9 @@ class SlackKit:
         }
         return await self.post_form("/api/v1/slack/interactions", {"payload": json.dumps(payload)})
 
-    async def submit(self, view: dict[str, Any], values: dict[str, Any], *, user: str = ADMIN_SLACK) -> httpx.Response:
+    async def submit(
+        self, view: dict[str, Any], values: dict[str, Any], *, user: str = ADMIN_SLACK
+    ) -> httpx.Response:
         payload = {
             "type": "view_submission",
             "team": {"id": TEAM},
@@ -130,7 +136,9 @@ class SlackKit:
         }
         return await self.post_form("/api/v1/slack/interactions", {"payload": json.dumps(payload)})
 
-    async def event(self, event: dict[str, Any], *, event_id: str, team: str = TEAM) -> httpx.Response:
+    async def event(
+        self, event: dict[str, Any], *, event_id: str, team: str = TEAM
+    ) -> httpx.Response:
         envelope = {
             "token": "legacy",
             "team_id": team,
@@ -144,7 +152,10 @@ class SlackKit:
 
     async def post_form(self, path: str, form: dict[str, str], **sign: Any) -> httpx.Response:
         body = urlencode(form).encode()
-        headers = {"Content-Type": "application/x-www-form-urlencoded", **signed_headers(body, **sign)}
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            **signed_headers(body, **sign),
+        }
         return await self.http.post(path, content=body, headers=headers)
 
     async def post_json(self, path: str, data: dict[str, Any], **sign: Any) -> httpx.Response:

@@ -170,8 +170,9 @@ async def test_the_message_follows_the_alert_through_acknowledge_and_resolve(
             "type": "section",
             "text": {
                 "type": "mrkdwn",
-                "text": f"✅ Alert *Pod CrashLoopBackOff* resolved by <@{ADMIN_SLACK}> (Acme Admin)."
-                "\n\nThis looks like a *new issue* not in the knowledge base.",
+                "text": "✅ Alert *Pod CrashLoopBackOff* resolved by "
+                f"<@{ADMIN_SLACK}> (Acme Admin).\n\n"
+                "This looks like a *new issue* not in the knowledge base.",
             },
         },
         {

@@ -74,7 +74,9 @@ async def test_resolve_with_notes_prompts_for_the_knowledge_base(slack: SlackKit
     await alert.refresh_from_db()
     assert alert.status is AlertStatus.RESOLVED
     assert alert.resolution_notes == "freed 20 GB of WAL"
-    buttons = [e["action_id"] for b in answer["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    buttons = [
+        e["action_id"] for b in answer["blocks"] if b["type"] == "actions" for e in b["elements"]
+    ]
     assert buttons == ["create_incident_modal", "skip_kb_entry"]
     assert "This looks like a *new issue*" in answer["blocks"][1]["text"]["text"]
 
@@ -104,8 +106,11 @@ async def test_oncall_lists_each_roster_with_zone_local_time_and_shift_end(slack
     answer = await slack.answer("oncall")
     lines = answer["text"].splitlines()
     assert lines[0] == "*Database*: nobody is on call"
-    assert lines[1].startswith("*Global Primary*: <@U0STEFAN> (Stefan) · Europe/Berlin · local time ")
-    assert "shift ends " in lines[1] and lines[1].endswith("(Europe/Berlin)")
+    assert lines[1].startswith(
+        "*Global Primary*: <@U0STEFAN> (Stefan) · Europe/Berlin · local time "
+    )
+    assert "shift ends " in lines[1]
+    assert lines[1].endswith("(Europe/Berlin)")
     only = await slack.answer('oncall "global primary"')
     assert only["text"].startswith("*Global Primary*")
     missing = await slack.answer("oncall payments")
