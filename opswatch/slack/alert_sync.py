@@ -39,7 +39,8 @@ from opswatch.models import (
     Tenant,
     User,
 )
-from opswatch.slack import blocks, posting
+from opswatch.slack import blocks, bursts, posting
+from opswatch.slack.bursts import StormBusy, storming
 from opswatch.slack.people import slack_id_of
 from opswatch.slack.workspace import alert_channel, client_for
 from opswatch.sql import statement
@@ -49,7 +50,9 @@ log = logging.getLogger(__name__)
 CLAIM_LIMIT = 10
 LEASE = timedelta(minutes=5)
 RETRY_AFTER_FAILURE = timedelta(seconds=30)
-SLACK_FAILURES = (SlackClientError, aiohttp.ClientError, TimeoutError, OSError)
+# Each leaves the alert due again shortly (StormBusy: another job is posting the
+# storm message it belongs in).
+SLACK_FAILURES = (SlackClientError, aiohttp.ClientError, TimeoutError, OSError, StormBusy)
 
 
 async def sync_due(now: datetime | None = None) -> int:
@@ -215,15 +218,19 @@ async def sync_alert(alert: Alert, tenant: Tenant, client: AsyncWebClient, cards
         return  # nowhere to post: the tenant has Slack but no alert channel
     card = cards.card(alert)
     if alert.slack_ts is None:
-        await _first_message(alert, tenant, client, channel, card)
+        if storming(channel) and not is_agent_fix(alert):
+            await bursts.join(alert, tenant, client, channel)
+            kind = bursts.MEMBER_KIND
+        else:
+            await _first_message(alert, tenant, client, channel, card)
+            kind = "alert.message"
     else:
-        text, message_blocks = blocks.alert_message(card)
-        await posting.update(
-            client, channel=channel, ts=alert.slack_ts, text=text, blocks=message_blocks
-        )
+        kind = await _update_message(alert, tenant, client, card)
     if alert.slack_ts is None or alert.slack_channel is None:
         return
-    for notification in await _thread_notices(alert, card):
+    # In a storm's thread, each line says which alert it is about.
+    prefix = f"`{alert.short_id}` " if kind == bursts.MEMBER_KIND else ""
+    for notification in await _thread_notices(alert, card, prefix):
         if notification.status is not DeliveryStatus.PENDING or not await posting.claim(
             notification, take_over=True
         ):
@@ -237,6 +244,24 @@ async def sync_alert(alert: Alert, tenant: Tenant, client: AsyncWebClient, cards
             thread_ts=alert.slack_ts,
         )
         await posting.finish(notification, DeliveryStatus.SENT, ref=ts)
+
+
+async def _update_message(
+    alert: Alert, tenant: Tenant, client: AsyncWebClient, card: blocks.AlertCard
+) -> str:
+    """The alert's own message shows its state; a storm message is rebuilt; an
+    agent's summary stays as it was said. Returns which kind of message it is."""
+    channel, ts = alert.slack_channel or "", alert.slack_ts or ""
+    message = await Notification.get_or_none(
+        tenant_id=tenant.id, dedup_key=f"alert:{alert.id}:message"
+    )
+    kind = message.kind if message else "alert.message"
+    if kind == bursts.MEMBER_KIND:
+        await bursts.refresh(client, tenant, channel, ts)
+    elif kind == "alert.message":
+        text, message_blocks = blocks.alert_message(card)
+        await posting.update(client, channel=channel, ts=ts, text=text, blocks=message_blocks)
+    return kind
 
 
 async def _first_message(
@@ -278,6 +303,7 @@ async def _first_message(
     posted_channel, ts = await posting.post(
         client, channel=channel, text=text, blocks=message_blocks
     )
+    bursts.recent.record(channel)
     await Alert.filter(id=alert.id).update(slack_channel=posted_channel, slack_ts=ts)
     alert.slack_channel, alert.slack_ts = posted_channel, ts
     await posting.finish(notification, DeliveryStatus.SENT, ref=ts)
@@ -296,7 +322,9 @@ def _changes(alert: Alert) -> list[str]:
     return changes
 
 
-async def _thread_notices(alert: Alert, card: blocks.AlertCard) -> list[Notification]:
+async def _thread_notices(
+    alert: Alert, card: blocks.AlertCard, prefix: str = ""
+) -> list[Notification]:
     notices = []
     tenant_id = alert.tenant_id  # type: ignore[attr-defined]
     for change in _changes(alert):
@@ -306,7 +334,7 @@ async def _thread_notices(alert: Alert, card: blocks.AlertCard) -> list[Notifica
                 tenant_id=tenant_id,
                 key=f"alert:{alert.id}:{change}",
                 kind=f"alert.{kind}",
-                text=blocks.thread_update(card, kind),
+                text=prefix + blocks.thread_update(card, kind),
                 payload={"alert_id": str(alert.id)},
             )
         )

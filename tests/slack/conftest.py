@@ -13,6 +13,7 @@ from opswatch import runtime
 from opswatch.audit.actor import Actor
 from opswatch.config import Settings
 from opswatch.http.app import create_app
+from opswatch.slack import bursts, people
 from opswatch.slack.workspace import SlackConfig, configure_slack
 from tests.factories import TenantKit, make_tenant
 from tests.fakes.slack import FakeSlack
@@ -50,6 +51,14 @@ async def slack_settings(
     app_runtime.settings = changed
     yield changed
     app_runtime.settings = original
+
+
+@pytest.fixture(autouse=True)
+def fresh_slack_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a process remembers about Slack (recent posts per channel, e-mails Slack
+    did not know) starts empty in each test, as in a new process."""
+    monkeypatch.setattr(bursts, "recent", bursts._Recent())
+    monkeypatch.setattr(people, "_misses", {})
 
 
 @pytest.fixture
