@@ -89,7 +89,10 @@ class DramatiqQueue:
         return None
 
     async def stop(self) -> None:
-        return None
+        # Dramatiq's RedisBroker.close() leaves its connection pool open.
+        client = getattr(self.broker, "client", None)
+        if client is not None:
+            await asyncio.to_thread(client.connection_pool.disconnect)
 
     async def enqueue(self, name: str, kwargs: dict[str, Any], *, delay_ms: int = 0) -> None:
         actor = self.broker.get_actor(name)

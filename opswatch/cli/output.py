@@ -34,6 +34,10 @@ FLAGS = {
     "applicationId": "--application-id",
     "privateKey": "--private-key-file",
     "signatureSecret": "--signature-secret",
+    "teamId": "--team-id",
+    "botToken": "--bot-token",
+    "alertChannel": "--alert-channel",
+    "botUserId": "--bot-user-id",
 }
 
 

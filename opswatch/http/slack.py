@@ -186,7 +186,9 @@ async def oauth_callback(request: Request) -> Response:
             cookie_nonce=request.cookies.get(oauth.STATE_COOKIE),
         )
     except OpsWatchError as failure:
-        return _page(failure.http_status, "Slack installation", failure.message)
+        # A refused state is a bad request, as a refused ticket is in oauth_install.
+        status = 400 if isinstance(failure, InvalidInput) else failure.http_status
+        return _page(status, "Slack installation", failure.message)
     except SlackApiError as failure:
         reason = failure.response.get("error")
         return _page(

@@ -151,7 +151,9 @@ async def update_entry(
 ) -> Incident:
     """Replace an entry's words (a draft logged by DM becomes a full entry)."""
     values = check(spec)
-    values.pop("source")
+    values.pop("source")  # where an entry came from does not change
+    if not values["summary"]:
+        values.pop("summary")  # a form without a summary keeps the one written before
     changed = sorted(k for k, v in values.items() if getattr(incident, k) != v)
     if values["status"] is IncidentStatus.RESOLVED and incident.resolved_at is None:
         values["resolved_at"] = datetime.now(UTC)
