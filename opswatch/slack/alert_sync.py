@@ -18,6 +18,7 @@ summary instead of an alert message.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections import defaultdict
@@ -27,6 +28,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from opswatch.alerts.actions import SLACK_SYNC_JOB
 from opswatch.models import (
     Alert,
     AlertSourceFormat,
@@ -39,6 +41,7 @@ from opswatch.models import (
     Tenant,
     User,
 )
+from opswatch.queue import enqueue
 from opswatch.slack import blocks, bursts, posting
 from opswatch.slack.bursts import StormBusy, storming
 from opswatch.slack.people import slack_id_of
@@ -50,6 +53,8 @@ log = logging.getLogger(__name__)
 CLAIM_LIMIT = 10
 LEASE = timedelta(minutes=5)
 RETRY_AFTER_FAILURE = timedelta(seconds=30)
+LOCKED_RETRIES = 5
+LOCKED_PAUSE_SECONDS = 0.05
 # Each leaves the alert due again shortly (StormBusy: another job is posting the
 # storm message it belongs in).
 SLACK_FAILURES = (SlackClientError, aiohttp.ClientError, TimeoutError, OSError, StormBusy)
@@ -58,13 +63,36 @@ SLACK_FAILURES = (SlackClientError, aiohttp.ClientError, TimeoutError, OSError, 
 async def sync_due(now: datetime | None = None) -> int:
     """Sync every due alert, batch after batch; returns how many were synced."""
     total = 0
+    skipped = 0
     while True:
         moment = now or datetime.now(UTC)
         claimed = await _claim(moment)
-        if not claimed:
+        if claimed:
+            await _sync_batch(claimed)
+            total += len(claimed)
+            continue
+        if not await _due_but_locked(moment):
             return total
-        await _sync_batch(claimed)
-        total += len(claimed)
+        # Another transaction (an escalation tick, a batch of the pipeline) holds the
+        # row for a moment: look again shortly, and past a few tries leave a job
+        # behind rather than waiting for the periodic one.
+        skipped += 1
+        if skipped > LOCKED_RETRIES:
+            await enqueue(SLACK_SYNC_JOB, delay_ms=int(LOCKED_PAUSE_SECONDS * 1000))
+            return total
+        await asyncio.sleep(LOCKED_PAUSE_SECONDS)
+
+
+async def _due_but_locked(now: datetime) -> bool:
+    sql = statement()
+    if sql.sqlite:
+        return False  # SQLite has one writer: nothing is skipped
+    rows = await sql.rows(
+        "SELECT 1 FROM alert WHERE (notify_pending OR notify_claimed_until IS NOT NULL) "
+        "AND (notify_claimed_until IS NULL OR notify_claimed_until < :now) LIMIT 1",
+        now=now,
+    )
+    return bool(rows)
 
 
 async def _claim(now: datetime) -> list[uuid.UUID]:

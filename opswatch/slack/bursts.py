@@ -105,7 +105,7 @@ async def refresh(client: AsyncWebClient, tenant: Tenant, channel: str, ts: str)
     """Rebuild the storm message from the alerts listed in it, as they are now."""
     query = Alert.filter(tenant=tenant, slack_channel=channel, slack_ts=ts)
     total = await query.count()
-    listed = await query.order_by("created_at").limit(MAX_LISTED)
+    listed = await query.order_by("created_at", "id").limit(MAX_LISTED)
     text, storm_blocks = render(listed, total=total)
     await posting.update(client, channel=channel, ts=ts, text=text, blocks=storm_blocks)
 

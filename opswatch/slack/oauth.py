@@ -37,12 +37,17 @@ from opswatch.slack.workspace import (
 )
 
 BOT_SCOPES = (
+    # The spec's scopes (1.1)...
     "chat:write",
     "chat:write.customize",
     "commands",
     "im:write",
     "users:read",
     "users:read.email",
+    # ...and the two without which Slack does not send the spec's events
+    # (app_mention needs app_mentions:read, message.im needs im:history).
+    "app_mentions:read",
+    "im:history",
 )
 TICKET_SECONDS = 15 * 60
 STATE_SECONDS = 10 * 60

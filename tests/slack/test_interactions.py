@@ -151,3 +151,16 @@ async def test_view_full_shows_the_whole_entry(slack: SlackKit) -> None:
     assert full["response_type"] == "ephemeral"
     assert "*Root cause:* OOM" in full["text"]
     assert "*Solution:* Raise the limit." in full["text"]
+
+
+async def test_view_runbook_is_a_link_and_its_click_changes_nothing(slack: SlackKit) -> None:
+    alert = await _resolved_alert(slack)
+    calls = len(slack.fake.calls)
+    response = await slack.click("view_runbook", None)
+    assert response.status_code == 200
+    assert response.content == b""
+    await slack.drain()
+    assert slack.fake.responses[slack.last_response_url] == []
+    assert len(slack.fake.calls) == calls
+    await alert.refresh_from_db()
+    assert alert.status is AlertStatus.RESOLVED

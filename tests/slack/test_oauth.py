@@ -31,6 +31,9 @@ SPEC_SCOPES = [
     "im:write",
     "users:read",
     "users:read.email",
+    # Not in the spec's list, but its events need them.
+    "app_mentions:read",
+    "im:history",
 ]
 GLOBEX_TEAM = "T0GLOBEX"
 GLOBEX_TOKEN = "xoxb-globex"

@@ -39,7 +39,7 @@ async def test_a_storm_becomes_one_message_listing_the_rest(slack: SlackKit) -> 
     storm = messages[-1]
     assert storm.blocks is not None
     assert storm.blocks[0]["text"]["text"] == "🔥 Alert storm: 5 more alerts in this channel"
-    listed = await Alert.filter(tenant=slack.tenant, slack_ts=storm.ts).order_by("created_at")
+    listed = await Alert.filter(tenant=slack.tenant, slack_ts=storm.ts).order_by("created_at", "id")
     assert len(listed) == 5
     lines = storm.blocks[1]["text"]["text"].splitlines()
     assert lines[0] == f"🟠 `{listed[0].short_id}` *{listed[0].title}* · firing"
