@@ -19,7 +19,7 @@ from opswatch.alerts import actions
 from opswatch.audit.actor import Actor
 from opswatch.errors import OpsWatchError
 from opswatch.knowledge.search import Hit, search
-from opswatch.models import ActorType, AlertStatus, Role, Roster, Tenant, User
+from opswatch.models import ActorType, Alert, AlertStatus, Role, Roster, Tenant, User
 from opswatch.rosters.oncall import answer, shifts_between
 from opswatch.rosters.resolve import Source
 from opswatch.slack import blocks
@@ -209,17 +209,25 @@ async def _rosters(tenant: Tenant, wanted: str) -> list[Roster] | Reply:
     return plain(f"No roster is named “{escape(wanted)}”. Rosters: {escape(names)}.")
 
 
-async def _ack(
-    tenant: Tenant, caller: Caller, args: list[str], client: AsyncWebClient | None
-) -> Reply:
+async def _open_alert(tenant: Tenant, caller: Caller, args: list[str], how: str) -> Alert | Reply:
+    """The unresolved alert the arguments name, if the caller may change it; else the answer."""
     if not args:
-        return usage("Which alert? `/opswatch ack <alert-id>`.")
-    refused = _refusal(caller)
+        return usage(f"Which alert? `/opswatch {how}`.")
+    refused = refusal(caller)
     if refused:
         return refused
     alert = await actions.get_alert(tenant=tenant, alert_id=args[0])
     if alert.status is AlertStatus.RESOLVED:
         return plain(f"Alert `{alert.short_id}` *{escape(alert.title)}* is already resolved.")
+    return alert
+
+
+async def _ack(
+    tenant: Tenant, caller: Caller, args: list[str], client: AsyncWebClient | None
+) -> Reply:
+    alert = await _open_alert(tenant, caller, args, "ack <alert-id>")
+    if isinstance(alert, Reply):
+        return alert
     already = alert.status is AlertStatus.ACKNOWLEDGED
     await actions.acknowledge(alert=alert, user=caller.user, actor=caller.actor())
     if already:
@@ -230,14 +238,9 @@ async def _ack(
 async def _resolve(
     tenant: Tenant, caller: Caller, args: list[str], client: AsyncWebClient | None
 ) -> Reply:
-    if not args:
-        return usage("Which alert? `/opswatch resolve <alert-id> [notes]`.")
-    refused = _refusal(caller)
-    if refused:
-        return refused
-    alert = await actions.get_alert(tenant=tenant, alert_id=args[0])
-    if alert.status is AlertStatus.RESOLVED:
-        return plain(f"Alert `{alert.short_id}` *{escape(alert.title)}* is already resolved.")
+    alert = await _open_alert(tenant, caller, args, "resolve <alert-id> [notes]")
+    if isinstance(alert, Reply):
+        return alert
     notes = " ".join(args[1:]).strip() or None
     await actions.resolve(alert=alert, user=caller.user, notes=notes, actor=caller.actor())
     text = f"✔️ You resolved alert `{alert.short_id}` *{escape(alert.title)}*."
@@ -249,7 +252,8 @@ async def _resolve(
     return plain(text)
 
 
-def _refusal(caller: Caller) -> Reply | None:
+def refusal(caller: Caller) -> Reply | None:
+    """Why the caller may not change alerts, if they may not."""
     if caller.user is None:
         return plain(
             "I can't match your Slack account to an OpsWatch user (by e-mail address). "

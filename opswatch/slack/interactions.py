@@ -26,7 +26,6 @@ from opswatch.models import (
     Alert,
     Incident,
     IncidentSource,
-    Role,
     Runbook,
     Service,
     SlackEventReceipt,
@@ -34,7 +33,7 @@ from opswatch.models import (
 )
 from opswatch.slack import blocks, modals
 from opswatch.slack.blocks import escape
-from opswatch.slack.commands import Caller, Reply, plain
+from opswatch.slack.commands import Caller, Reply, plain, refusal
 from opswatch.slack.people import user_of
 from opswatch.slack.workspace import client_for
 
@@ -66,6 +65,12 @@ async def open_modal(tenant: Tenant, payload: dict[str, Any]) -> None:
     value = str(action.get("value") or "")
     if action.get("action_id") == blocks.ADD_TO_KB_ACTION:
         alert = await _alert(tenant, value)
+        if alert.incident_id is not None:  # type: ignore[attr-defined]
+            # Prompted twice (the thread and a /opswatch resolve): one entry is enough.
+            known = await Incident.get_or_none(id=alert.incident_id)  # type: ignore[attr-defined]
+            title = known.title if known else alert.title
+            await respond(payload, plain(f"Already in the knowledge base: *{escape(title)}*."))
+            return
         service = await Service.get_or_none(id=alert.service_id) if alert.service_id else None  # type: ignore[attr-defined]
         view = modals.entry_from_alert(alert, service.name if service else None)
     else:
@@ -162,13 +167,9 @@ async def _click(
         return None
     if action_id not in (blocks.ACK_ACTION, blocks.ESCALATE_ACTION):
         return None
-    if caller.user is None:
-        return plain(
-            "I can't match your Slack account to an OpsWatch user (by e-mail address). "
-            "Ask an OpsWatch admin to add you."
-        )
-    if not caller.user.role.allows(Role.RESPONDER):
-        return plain("Viewers can't change alerts; ask an admin for the responder role.")
+    refused = refusal(caller)
+    if refused:
+        return refused
     alert = await _alert(tenant, value)
     if action_id == blocks.ACK_ACTION:
         await actions.acknowledge(alert=alert, user=caller.user, actor=caller.actor())

@@ -5,40 +5,23 @@ delivery), and the call arriving at the fake Twilio over HTTP."""
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
-import uuid
-from pathlib import Path
 
-from opswatch import runtime
 from opswatch.alerts import inbox
 from opswatch.alerts.normalize import parse_generic
-from opswatch.config import load_settings
-from opswatch.events.memory import MemoryEventBus
 from opswatch.models import AlertStatus, Channel, DeliveryStatus, EscalationEvent
 from opswatch.runtime import Runtime
 from opswatch.tenants.telephony import TelephonyConfig, configure_telephony
-from tasks.broker import DramatiqQueue, build_broker
-from tests.conftest import require_redis
 from tests.escalation.support import ACTOR, two_tier_policy
 from tests.factories import TenantKit
 from tests.fakes.twilio import FakeTwilio
+from tests.workers import production_worker
 
 
 async def test_a_real_worker_pages_through_twilio(
     acme: TenantKit, app_runtime: Runtime, test_env: dict[str, str]
 ) -> None:
-    redis_url = require_redis()
     async with FakeTwilio() as fake:
         sid, token = fake.add_account()
-        env = {
-            **test_env,
-            "OPSWATCH_REDIS_URL": redis_url,
-            "OPSWATCH_REDIS_NAMESPACE": f"opswatch-test-{uuid.uuid4().hex[:8]}",
-            "OPSWATCH_TWILIO_API_URL": fake.url,
-        }
-        settings = load_settings(env)
         await configure_telephony(
             tenant=acme.tenant,
             box=app_runtime.secret_box,
@@ -48,19 +31,7 @@ async def test_a_real_worker_pages_through_twilio(
             actor=ACTOR,
         )
         setup = await two_tier_policy(acme, channels=[Channel.PHONE])
-        broker = build_broker(settings)
-        production = Runtime(
-            settings, app_runtime.secret_box, DramatiqQueue(broker), MemoryEventBus()
-        )
-        runtime.install(production)
-        worker = subprocess.Popen(
-            [str(Path(sys.executable).parent / "opswatch"), "worker", "--threads", "4"],
-            env={**os.environ, **env},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        try:
+        async with production_worker(test_env, app_runtime, {"OPSWATCH_TWILIO_API_URL": fake.url}):
             payload = {
                 "title": "PodCrashLoopBackOff",
                 "fingerprint": "prod-shape",
@@ -83,10 +54,3 @@ async def test_a_real_worker_pages_through_twilio(
             assert event is not None
             assert event.status is DeliveryStatus.QUEUED
             assert (await event.alert).status is AlertStatus.FIRING
-        finally:
-            runtime.install(app_runtime)
-            worker.terminate()
-            output, _ = worker.communicate(timeout=30)
-            broker.flush_all()
-            broker.close()
-        assert worker.returncode == 0, output

@@ -99,6 +99,12 @@ async def test_add_to_knowledge_base_opens_a_prefilled_modal_and_saves_it(slack:
     thread = slack.fake.replies_to(ALERT_CHANNEL, alert.slack_ts or "")
     assert "added *Pod CrashLoopBackOff* to the knowledge base" in (thread[-1].text or "")
 
+    # The other prompt (the thread's, or the one /opswatch resolve gave) adds no second entry.
+    await slack.click("create_incident_modal", str(alert.id))
+    assert len(slack.fake.views) == 1
+    [told] = slack.fake.responses[slack.last_response_url]
+    assert told["text"] == "Already in the knowledge base: *Pod CrashLoopBackOff*."
+
 
 async def test_skip_closes_the_prompt(slack: SlackKit) -> None:
     alert = await _resolved_alert(slack)

@@ -5,23 +5,13 @@ message in place."""
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
-import uuid
 from collections.abc import Callable
-from pathlib import Path
 
-from opswatch import runtime
 from opswatch.alerts import inbox
 from opswatch.alerts.normalize import parse_generic
-from opswatch.config import load_settings
-from opswatch.events.memory import MemoryEventBus
 from opswatch.models import Alert, AlertStatus
-from opswatch.runtime import Runtime
-from tasks.broker import DramatiqQueue, build_broker
-from tests.conftest import require_redis
 from tests.slack.support import ALERT_CHANNEL, SIGNING_SECRET, SlackKit
+from tests.workers import production_worker
 
 
 async def _eventually(check: Callable[[], bool], seconds: float = 20.0) -> None:
@@ -35,27 +25,11 @@ async def _eventually(check: Callable[[], bool], seconds: float = 20.0) -> None:
 async def test_a_real_worker_posts_and_updates_the_alert_message(
     slack: SlackKit, test_env: dict[str, str]
 ) -> None:
-    redis_url = require_redis()
-    env = {
-        **test_env,
-        "OPSWATCH_REDIS_URL": redis_url,
-        "OPSWATCH_REDIS_NAMESPACE": f"opswatch-test-{uuid.uuid4().hex[:8]}",
+    extra = {
         "OPSWATCH_SLACK_API_URL": f"{slack.fake.url}/api/",
         "OPSWATCH_SLACK_SIGNING_SECRET": SIGNING_SECRET,
     }
-    settings = load_settings(env)
-    broker = build_broker(settings)
-    app_runtime = slack.runtime
-    production = Runtime(settings, app_runtime.secret_box, DramatiqQueue(broker), MemoryEventBus())
-    runtime.install(production)
-    worker = subprocess.Popen(
-        [str(Path(sys.executable).parent / "opswatch"), "worker", "--threads", "4"],
-        env={**os.environ, **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
+    async with production_worker(test_env, slack.runtime, extra):
         payload = {"title": "Replication lag", "severity": "critical", "fingerprint": "lag"}
         await inbox.accept(
             tenant=slack.tenant, api_key=None, events=parse_generic(payload, {}), raw=payload
@@ -73,10 +47,3 @@ async def test_a_real_worker_posts_and_updates_the_alert_message(
         await _eventually(lambda: len(slack.fake.message(ALERT_CHANNEL, message.ts).versions) == 2)
         await alert.refresh_from_db()
         assert alert.status is AlertStatus.ACKNOWLEDGED
-    finally:
-        runtime.install(app_runtime)
-        worker.terminate()
-        output, _ = worker.communicate(timeout=30)
-        broker.flush_all()
-        await production.queue.stop()
-    assert worker.returncode == 0, output
