@@ -8,6 +8,7 @@ suite once per backend in separate pytest processes.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -29,6 +30,7 @@ from tests.factories import TenantKit, make_tenant
 BACKEND = os.environ.get("OPSWATCH_TEST_BACKEND", "sqlite")
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 KEEP_TABLES = {"tortoise_migrations"}
+FTS5_SHADOW = re.compile(r"_fts_(data|idx|content|docsize|config)$")
 
 
 def free_port() -> int:
@@ -125,7 +127,12 @@ async def empty_all_tables() -> None:
         rows = await connection.execute_query_dict(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
         )
-        tables = [r["name"] for r in rows if r["name"] not in KEEP_TABLES]
+        # FTS5 keeps its index in shadow tables that only it may write.
+        tables = [
+            r["name"]
+            for r in rows
+            if r["name"] not in KEEP_TABLES and not FTS5_SHADOW.search(r["name"])
+        ]
         await connection.execute_script(
             "PRAGMA foreign_keys = OFF;"
             + "".join(f'DELETE FROM "{t}";' for t in tables)

@@ -29,6 +29,21 @@ async def test_migrations_create_every_table_and_the_partial_indexes() -> None:
     indexes = await _index_names()
     assert OPEN_ALERT_INDEX in indexes
     assert "alert_event_unprocessed" in indexes
+    assert "alert_slack_due" in indexes
+
+
+async def test_knowledge_has_its_full_text_index() -> None:
+    connection = connections.get("default")
+    if BACKEND == "sqlite":
+        rows = await connection.execute_query_dict(
+            "SELECT name FROM sqlite_master "
+            "WHERE type IN ('table', 'trigger') AND name LIKE '%_fts%'"
+        )
+        names = {r["name"] for r in rows}
+        for table in ("incident", "runbook"):
+            assert {f"{table}_fts", f"{table}_fts_insert", f"{table}_fts_update"} <= names
+    else:
+        assert {"incident_words", "runbook_words"} <= await _index_names()
 
 
 def _alert(kit: TenantKit, status: AlertStatus, short_id: str) -> Alert:

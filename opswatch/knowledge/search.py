@@ -1,9 +1,15 @@
 """Searching knowledge (incidents and runbooks) by the words of a query.
 
-Each word matches as a case-insensitive substring (so "crash" finds
-"CrashLoopBackOff"); results rank by where the words were found (title above
-solution and root cause above the rest) and then by recency. The candidates
-are bounded: the newest matching entries of each kind.
+The database finds the candidates with its full-text index (PostgreSQL: the
+``simple`` tsvector with prefix queries; SQLite: FTS5 with prefix queries),
+newest first and bounded. The ranking is then computed here, the same way on
+both backends, so the same corpus gives the same results:
+
+- a query word matches a word of the entry that starts with it ("crash" finds
+  "CrashLoopBackOff"; words are runs of letters and digits, lowercased);
+- each query word found scores 5, plus 3 if in the title, 2 if in the solution
+  or root cause, 1 if elsewhere;
+- ties go to the most recently updated entry.
 """
 
 from __future__ import annotations
@@ -11,17 +17,30 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from functools import reduce
-from operator import or_
-
-from tortoise.expressions import Q
+from datetime import datetime
+from typing import Any
 
 from opswatch.models import Incident, Runbook, Tenant
+from opswatch.sql import statement
 
 MAX_TERMS = 8
 CANDIDATES = 200
 PREVIEW_CHARS = 240
+FOUND = 5
 WEIGHTS = {"title": 3, "solution": 2, "root_cause": 2, "summary": 1, "body": 1, "tags": 1}
+_WORD = re.compile(r"[^\W_]+")
+
+# The indexed expressions of migration 0007 (PostgreSQL uses an expression index
+# only for the identical expression).
+INCIDENT_WORDS = (
+    "coalesce(title, '') || ' ' || coalesce(summary, '') || ' ' || "
+    "coalesce(root_cause, '') || ' ' || coalesce(solution, '') || ' ' || "
+    "coalesce(tags::text, '')"
+)
+RUNBOOK_WORDS = (
+    "coalesce(title, '') || ' ' || coalesce(body, '') || ' ' || "
+    "coalesce(tags::text, '') || ' ' || coalesce(alertnames::text, '')"
+)
 
 
 @dataclass(frozen=True)
@@ -33,54 +52,82 @@ class Hit:
     preview: str  # a window of the solution (or body) around the first match
     highlight: tuple[int, int] | None  # where that match is in the preview
     score: int
+    updated_at: datetime
     slug: str | None = None
 
 
+def words_of(text: str) -> list[str]:
+    return [w.lower() for w in _WORD.findall(text)]
+
+
 def terms_of(query: str) -> list[str]:
-    words = [w.lower() for w in re.findall(r"[\w.\-/]+", query) if len(w) >= 2]
-    return list(dict.fromkeys(words))[:MAX_TERMS]
+    """The distinct query words, in order, at most ``MAX_TERMS``."""
+    return list(dict.fromkeys(words_of(query)))[:MAX_TERMS]
 
 
 async def search(tenant: Tenant, query: str, first: int = 3) -> list[Hit]:
     terms = terms_of(query)
     if not terms:
         return []
-    incident_fields = ("title", "summary", "root_cause", "solution")
-    incidents = (
-        await Incident.filter(tenant=tenant)
-        .filter(_any(incident_fields, terms))
-        .order_by("-updated_at")
-        .limit(CANDIDATES)
-    )
-    runbooks = (
-        await Runbook.filter(tenant=tenant)
-        .filter(_any(("title", "body"), terms))
-        .order_by("-updated_at")
-        .limit(CANDIDATES)
-    )
-    hits = [_incident_hit(i, terms) for i in incidents] + [_runbook_hit(r, terms) for r in runbooks]
-    hits.sort(key=lambda h: -h.score)  # stable: recency breaks ties
-    return hits[:first]
+    incident_ids, runbook_ids = await _candidates(tenant, terms)
+    incidents = await Incident.filter(id__in=incident_ids, tenant=tenant)
+    runbooks = await Runbook.filter(id__in=runbook_ids, tenant=tenant)
+    hits = [h for i in incidents if (h := _incident_hit(i, terms)) is not None]
+    hits += [h for r in runbooks if (h := _runbook_hit(r, terms)) is not None]
+    hits.sort(key=lambda h: (-h.score, -h.updated_at.timestamp(), str(h.id)))
+    return hits[: max(0, first)]
 
 
-def _any(fields: tuple[str, ...], terms: list[str]) -> Q:
-    return reduce(or_, (Q(**{f"{f}__icontains": t}) for f in fields for t in terms))
+async def _candidates(tenant: Tenant, terms: list[str]) -> tuple[list[Any], list[Any]]:
+    sql = statement()
+    if sql.sqlite:
+        match = " OR ".join(f'"{t}"*' for t in terms)
+        found = []
+        for table in ("incident", "runbook"):
+            rows = await sql.rows(
+                f"SELECT t.id FROM {table} t JOIN {table}_fts f ON f.id = t.id "  # noqa: S608
+                f"WHERE {table}_fts MATCH :match AND t.tenant_id = :tenant "
+                f"ORDER BY t.updated_at DESC LIMIT {CANDIDATES}",
+                match=match,
+                tenant=tenant.id,
+            )
+            found.append([r["id"] for r in rows])
+        return found[0], found[1]
+    query = " | ".join(f"{t}:*" for t in terms)
+    found = []
+    for table, words in (("incident", INCIDENT_WORDS), ("runbook", RUNBOOK_WORDS)):
+        rows = await sql.rows(
+            f"SELECT id FROM {table} WHERE tenant_id = :tenant "  # noqa: S608
+            f"AND to_tsvector('simple', {words}) @@ to_tsquery('simple', :query) "
+            f"ORDER BY updated_at DESC LIMIT {CANDIDATES}",
+            tenant=tenant.id,
+            query=query,
+        )
+        found.append([r["id"] for r in rows])
+    return found[0], found[1]
 
 
 def _score(texts: dict[str, str], terms: list[str]) -> int:
-    lowered = {name: text.lower() for name, text in texts.items()}
-    return sum(
-        WEIGHTS[name] for term in terms for name, text in lowered.items() if term in text
-    ) + 5 * sum(1 for term in terms if any(term in text for text in lowered.values()))
+    words = {name: words_of(text) for name, text in texts.items()}
+    score = 0
+    for term in terms:
+        where = [name for name, found in words.items() if any(w.startswith(term) for w in found)]
+        if where:
+            score += FOUND + sum(WEIGHTS[name] for name in where)
+    return score
 
 
-def _incident_hit(incident: Incident, terms: list[str]) -> Hit:
+def _incident_hit(incident: Incident, terms: list[str]) -> Hit | None:
     texts = {
         "title": incident.title,
         "summary": incident.summary or "",
         "root_cause": incident.root_cause or "",
         "solution": incident.solution or "",
+        "tags": " ".join(incident.tags or []),
     }
+    score = _score(texts, terms)
+    if not score:
+        return None
     source = incident.solution or incident.root_cause or incident.summary or ""
     return Hit(
         "incident",
@@ -88,35 +135,46 @@ def _incident_hit(incident: Incident, terms: list[str]) -> Hit:
         incident.title,
         incident.severity.value,
         *preview(source, terms),
-        _score(texts, terms),
+        score,
+        incident.updated_at,
     )
 
 
-def _runbook_hit(runbook: Runbook, terms: list[str]) -> Hit:
-    texts = {"title": runbook.title, "body": runbook.body or ""}
+def _runbook_hit(runbook: Runbook, terms: list[str]) -> Hit | None:
+    texts = {
+        "title": runbook.title,
+        "body": runbook.body or "",
+        "tags": " ".join([*(runbook.tags or []), *(runbook.alertnames or [])]),
+    }
+    score = _score(texts, terms)
+    if not score:
+        return None
     return Hit(
         "runbook",
         runbook.id,
         runbook.title,
         "runbook",
         *preview(runbook.body or "", terms),
-        _score(texts, terms),
+        score,
+        runbook.updated_at,
         slug=runbook.slug,
     )
 
 
 def preview(text: str, terms: list[str]) -> tuple[str, tuple[int, int] | None]:
-    """A window of the text around the first matched word, and where that word is in it."""
+    """A window of the text around the first word a term starts, and where that word is."""
     flat = " ".join(text.split())
-    lowered = flat.lower()
-    found = [(lowered.find(t), t) for t in terms if t in lowered]
-    if not found:
+    first = None
+    for match in _WORD.finditer(flat):
+        if any(match.group().lower().startswith(t) for t in terms):
+            first = match
+            break
+    if first is None:
         clipped = flat[:PREVIEW_CHARS] + ("…" if len(flat) > PREVIEW_CHARS else "")
         return clipped, None
-    at, term = min(found)
-    start = max(0, at - PREVIEW_CHARS // 3)
+    start = max(0, first.start() - PREVIEW_CHARS // 3)
     end = min(len(flat), start + PREVIEW_CHARS)
     lead = "…" if start else ""
     window = lead + flat[start:end] + ("…" if end < len(flat) else "")
-    offset = len(lead) + at - start
-    return window, (offset, offset + len(term))
+    offset = len(lead) + first.start() - start
+    return window, (offset, offset + len(first.group()))
