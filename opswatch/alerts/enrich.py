@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from opswatch.alerts.normalize import NormalizedEvent, map_severity
+from opswatch.knowledge.matching import Matcher
 from opswatch.models import EscalationPolicy, Roster, Service, Severity, Tenant
 from opswatch.rosters.plans import load_plans
 from opswatch.rosters.resolve import holding_at
@@ -21,6 +22,7 @@ class Enrichment:
     oncall_user_id: uuid.UUID | None = None  # on call for the service's roster
     escalation_policy_id: uuid.UUID | None = None  # escalates from tier 1 when it opens
     posts_to_slack: bool = False  # the tenant has a Slack workspace: a message is due
+    known_solution_id: uuid.UUID | None = None  # the knowledge entry that solves it
 
 
 class Enricher:
@@ -32,6 +34,7 @@ class Enricher:
         services: Sequence[Service],
         oncall: Mapping[uuid.UUID, uuid.UUID | None] | None = None,
         policies: Sequence[EscalationPolicy] = (),
+        matcher: Matcher | None = None,
     ) -> None:
         self.severity_mapping: dict[str, str] = dict(tenant.settings.get("severity_mapping") or {})
         self.services = list(services)
@@ -39,6 +42,7 @@ class Enricher:
         self.policies = {p.id: p for p in policies}
         self.default_policy = next((p for p in policies if p.is_default), None)
         self.posts_to_slack = tenant.slack_team_id is not None
+        self.matcher = matcher or Matcher(tenant.id, [], has_solutions=False)
 
     @classmethod
     async def for_tenant(cls, tenant: Tenant, at: datetime) -> Enricher:
@@ -52,7 +56,11 @@ class Enricher:
             plans = await load_plans(rosters, at, at + timedelta(seconds=1))
             oncall = {rid: holding_at(plan, at).user_id for rid, plan in plans.items()}
         policies = await EscalationPolicy.filter(tenant=tenant).limit(1_000)
-        return cls(tenant, services, oncall, policies)
+        return cls(tenant, services, oncall, policies, await Matcher.for_tenant(tenant))
+
+    async def prepare(self, events: Sequence[NormalizedEvent]) -> None:
+        """What enrichment needs beyond the tenant's own rows: similar knowledge."""
+        await self.matcher.prepare([(e.title, e.labels) for e in events])
 
     def enrich(self, event: NormalizedEvent) -> Enrichment:
         service = self.match_service(event.labels)
@@ -65,6 +73,7 @@ class Enricher:
             oncall_user_id=self.oncall.get(roster_id) if roster_id else None,
             escalation_policy_id=self.policy_for(service, severity),
             posts_to_slack=self.posts_to_slack,
+            known_solution_id=self.matcher.match(event.title, event.labels),
         )
 
     def policy_for(self, service: Service | None, severity: Severity) -> uuid.UUID | None:

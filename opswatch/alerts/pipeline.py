@@ -94,9 +94,10 @@ async def _process_batch() -> tuple[list[Outcome], dict[uuid.UUID, Alert], bool]
         if not ready:
             return [], {}, len(claimed) > 0
         now = datetime.now(UTC)
-        enrichers = await _enrichers(sql, ready, now)
+        runs = _runs(ready)
+        enrichers = await _enrichers(sql, runs, now)
         outcomes: list[Outcome] = []
-        for round_runs in _rounds(_runs(ready)):
+        for round_runs in _rounds(runs):
             outcomes += await _apply_round(sql, round_runs, enrichers, now)
         await _mark_processed(sql, outcomes, now)
         touched = {o.alert_id for o in outcomes if o.kind is not None and o.alert_id is not None}
@@ -158,12 +159,16 @@ def _tenant_id(row: AlertEvent) -> uuid.UUID:
     return tenant_id
 
 
-async def _enrichers(
-    sql: Statement, rows: list[AlertEvent], now: datetime
-) -> dict[uuid.UUID, Enricher]:
-    tenant_ids = {_tenant_id(r) for r in rows}
+async def _enrichers(sql: Statement, runs: list[Run], now: datetime) -> dict[uuid.UUID, Enricher]:
+    tenant_ids = {run.tenant_id for run in runs}
     tenants = await Tenant.filter(id__in=tenant_ids).using_db(sql.connection)
-    return {t.id: await Enricher.for_tenant(t, now) for t in tenants}
+    enrichers = {t.id: await Enricher.for_tenant(t, now) for t in tenants}
+    for tenant_id, enricher in enrichers.items():
+        # A run is enriched by its latest event: only those can open an alert.
+        await enricher.prepare(
+            [r.events[-1] for r in runs if r.tenant_id == tenant_id and r.action == "firing"]
+        )
+    return enrichers
 
 
 def _action(event: NormalizedEvent) -> str:

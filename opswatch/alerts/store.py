@@ -21,8 +21,8 @@ _COLUMNS = (
     "source_format, labels, annotations, runbook_url, group_key, generator_url, external_url, "
     "starts_at, ends_at, first_received_at, last_received_at, occurrences, service_id, "
     "agent_metadata, oncall_user_id, escalation_policy_id, escalation_state, "
-    "escalation_next_at, escalation_tier, escalation_cycle, notify_pending, created_at, "
-    "updated_at, resolved_at"
+    "escalation_next_at, known_solution_id, escalation_tier, escalation_cycle, "
+    "notify_pending, created_at, updated_at, resolved_at"
 )
 
 
@@ -44,7 +44,7 @@ def _values(i: int) -> str:
         "status", "source", "source_format", "labels", "annotations", "runbook_url",
         "group_key", "generator_url", "external_url", "starts_at", "ends_at", "first",
         "last", "count", "service", "agent_metadata", "oncall", "policy", "escalation",
-        "due",
+        "due", "solution",
     ]  # fmt: skip
     marks = ", ".join(f":{name}_{i}" for name in names)
     return f"({marks}, 0, 0, :notify_{i}, :now, :now, :resolved_{i})"
@@ -84,6 +84,7 @@ def _params(
         f"policy_{i}": run.enrichment.escalation_policy_id,
         f"escalation_{i}": (EscalationState.ACTIVE if escalating else EscalationState.NONE).value,
         f"due_{i}": run.last_received_at if escalating else None,
+        f"solution_{i}": run.enrichment.known_solution_id,
         f"resolved_{i}": run.last_received_at if status is AlertStatus.RESOLVED else None,
         # Only tenants with Slack have a message to post; the others skip the sync.
         f"notify_{i}": run.enrichment.posts_to_slack,
@@ -117,6 +118,7 @@ async def upsert_firing(
         "runbook_url = COALESCE(excluded.runbook_url, alert.runbook_url), "
         # Who was on call when the alert opened stays; a repeat only fills a gap.
         "oncall_user_id = COALESCE(alert.oncall_user_id, excluded.oncall_user_id), "
+        "known_solution_id = COALESCE(alert.known_solution_id, excluded.known_solution_id), "
         "updated_at = excluded.updated_at "
         "RETURNING id, tenant_id, fingerprint",
         **params,

@@ -20,6 +20,7 @@ from opswatch import validation
 from opswatch.audit.actor import Actor
 from opswatch.audit.log import record
 from opswatch.errors import InvalidInput
+from opswatch.knowledge import matching
 from opswatch.models import (
     Alert,
     Incident,
@@ -143,6 +144,7 @@ async def create_entry(
             },
             connection=connection,
         )
+    matching.forget(tenant.id)
     return incident
 
 
@@ -177,4 +179,5 @@ async def update_entry(
             connection=connection,
         )
     await incident.refresh_from_db()
+    matching.forget(incident.tenant_id)  # type: ignore[attr-defined]
     return incident

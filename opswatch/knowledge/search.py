@@ -69,7 +69,7 @@ async def search(tenant: Tenant, query: str, first: int = 3) -> list[Hit]:
     terms = terms_of(query)
     if not terms:
         return []
-    incident_ids, runbook_ids = await _candidates(tenant, terms)
+    incident_ids, runbook_ids = await candidates(tenant.id, terms)
     incidents = await Incident.filter(id__in=incident_ids, tenant=tenant)
     runbooks = await Runbook.filter(id__in=runbook_ids, tenant=tenant)
     hits = [h for i in incidents if (h := _incident_hit(i, terms)) is not None]
@@ -78,7 +78,9 @@ async def search(tenant: Tenant, query: str, first: int = 3) -> list[Hit]:
     return hits[: max(0, first)]
 
 
-async def _candidates(tenant: Tenant, terms: list[str]) -> tuple[list[Any], list[Any]]:
+async def candidates(tenant_id: uuid.UUID, terms: list[str]) -> tuple[list[Any], list[Any]]:
+    """Ids of the incidents and runbooks with a word starting with any of the terms,
+    newest first, at most ``CANDIDATES`` of each."""
     sql = statement()
     if sql.sqlite:
         match = " OR ".join(f'"{t}"*' for t in terms)
@@ -89,7 +91,7 @@ async def _candidates(tenant: Tenant, terms: list[str]) -> tuple[list[Any], list
                 f"WHERE {table}_fts MATCH :match AND t.tenant_id = :tenant "
                 f"ORDER BY t.updated_at DESC LIMIT {CANDIDATES}",
                 match=match,
-                tenant=tenant.id,
+                tenant=tenant_id,
             )
             found.append([r["id"] for r in rows])
         return found[0], found[1]
@@ -100,7 +102,7 @@ async def _candidates(tenant: Tenant, terms: list[str]) -> tuple[list[Any], list
             f"SELECT id FROM {table} WHERE tenant_id = :tenant "  # noqa: S608
             f"AND to_tsvector('simple', {words}) @@ to_tsquery('simple', :query) "
             f"ORDER BY updated_at DESC LIMIT {CANDIDATES}",
-            tenant=tenant.id,
+            tenant=tenant_id,
             query=query,
         )
         found.append([r["id"] for r in rows])

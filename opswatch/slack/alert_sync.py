@@ -29,6 +29,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from opswatch.alerts.actions import SLACK_SYNC_JOB
+from opswatch.knowledge.matching import known_solution
 from opswatch.models import (
     Alert,
     AlertSourceFormat,
@@ -337,6 +338,21 @@ async def _first_message(
     await posting.finish(notification, DeliveryStatus.SENT, ref=ts)
 
 
+async def is_new_issue(alert: Alert) -> bool:
+    """Resolved, and no knowledge entry matches it, not even one written since it
+    fired (then it is linked now, and there is nothing to prompt for)."""
+    if alert.status is not AlertStatus.RESOLVED or is_agent_fix(alert):
+        return False
+    if alert.known_solution_id is not None or alert.incident_id is not None:  # type: ignore[attr-defined]
+        return False
+    tenant = await Tenant.get(id=alert.tenant_id)  # type: ignore[attr-defined]
+    found = await known_solution(tenant, alert.title, alert.labels or {})
+    if found is None:
+        return True
+    await Alert.filter(id=alert.id, known_solution_id=None).update(known_solution_id=found)
+    return False
+
+
 def _changes(alert: Alert) -> list[str]:
     """The changes an alert has been through, each told once in its thread."""
     changes = []
@@ -366,11 +382,7 @@ async def _thread_notices(
                 payload={"alert_id": str(alert.id)},
             )
         )
-    if (
-        alert.status is AlertStatus.RESOLVED
-        and alert.known_solution_id is None  # type: ignore[attr-defined]
-        and not is_agent_fix(alert)
-    ):
+    if await is_new_issue(alert):
         resolved_by = card.resolved_by.mention() if card.resolved_by else "its source"
         notices.append(
             await posting.notice(

@@ -23,6 +23,7 @@ from opswatch.models import ActorType, Alert, AlertStatus, Role, Roster, Tenant,
 from opswatch.rosters.oncall import answer, shifts_between
 from opswatch.rosters.resolve import Source
 from opswatch.slack import blocks
+from opswatch.slack.alert_sync import is_new_issue
 from opswatch.slack.blocks import escape
 from opswatch.slack.people import slack_id_of, user_of
 
@@ -244,7 +245,7 @@ async def _resolve(
     notes = " ".join(args[1:]).strip() or None
     await actions.resolve(alert=alert, user=caller.user, notes=notes, actor=caller.actor())
     text = f"✔️ You resolved alert `{alert.short_id}` *{escape(alert.title)}*."
-    if alert.known_solution_id is None:  # type: ignore[attr-defined]
+    if await is_new_issue(alert):
         prompt = blocks.resolution_prompt(
             alert.title, str(alert.id), blocks.mention(caller.slack_user_id, None)
         )
