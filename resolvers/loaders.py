@@ -15,9 +15,11 @@ from strawberry.dataloader import DataLoader
 from tortoise.models import Model
 
 from opswatch.models import (
+    Alert,
     EscalationEvent,
     EscalationPolicy,
     Incident,
+    IncidentUpdate,
     Roster,
     RosterMember,
     Service,
@@ -54,6 +56,10 @@ class Loaders:
         self.plan = _plans(tenant_id)
         self.escalation_events = _escalation_events(tenant_id)
         self.escalation_policy = _policies(tenant_id)
+        self.incident_alerts = _children(Alert, "incident_id", tenant_id, ("created_at", "id"), 100)
+        self.incident_updates = _children(
+            IncidentUpdate, "incident_id", tenant_id, ("created_at", "id"), 200
+        )
 
 
 def _tenant_loader(tenant_id: uuid.UUID | None) -> DataLoader[uuid.UUID, Tenant | None]:
@@ -110,6 +116,30 @@ def _plans(tenant_id: uuid.UUID | None) -> DataLoader[PlanKey, Plan | None]:
         end = max(key[2] for key in keys)
         plans = await load_plans(rosters, start, end)
         return [plans.get(key[0]) for key in keys]
+
+    return DataLoader(load_fn=load)
+
+
+def _children(
+    model: type[Row],
+    parent: str,
+    tenant_id: uuid.UUID | None,
+    order: tuple[str, ...],
+    per_parent: int,
+) -> DataLoader[uuid.UUID, list[Row]]:
+    """Each parent's rows (``model.<parent>`` names it), in ``order``, at most
+    ``per_parent`` each, in one query per batch of parents."""
+
+    async def load(ids: Sequence[uuid.UUID]) -> list[list[Row]]:
+        rows = (
+            await model.filter(**{f"{parent}__in": list(ids)}, tenant_id=tenant_id)
+            .order_by(*order)
+            .limit(per_parent * len(ids))
+        )
+        found: dict[uuid.UUID, list[Row]] = {i: [] for i in ids}
+        for row in rows:
+            found[getattr(row, parent)].append(row)
+        return [found[i][:per_parent] for i in ids]
 
     return DataLoader(load_fn=load)
 

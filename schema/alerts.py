@@ -13,18 +13,10 @@ from strawberry.scalars import JSON
 from opswatch import models
 from opswatch.alerts import live
 from resolvers.context import Info
+from schema.enums import Severity
 from schema.escalation import EscalationEvent, EscalationPolicy, EscalationState
 from schema.knowledge import Incident
 from schema.tenants import Service, User, load_user
-
-
-@strawberry.enum
-class Severity(Enum):
-    CRITICAL = "critical"
-    HIGH = "high"
-    WARNING = "warning"
-    LOW = "low"
-    INFO = "info"
 
 
 @strawberry.enum

@@ -9,11 +9,15 @@ from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimite
 from opswatch.errors import OpsWatchError
 from resolvers import alerts as alert_resolvers
 from resolvers import escalation as escalation_resolvers
+from resolvers import knowledge as knowledge_resolvers
 from resolvers import rosters as roster_resolvers
+from resolvers import runbooks as runbook_resolvers
 from resolvers import slack as slack_resolvers
 from resolvers import tenants as tenant_resolvers
 from schema.alerts import Alert, AlertConnection, AlertEvent
 from schema.escalation import EscalationPolicy
+from schema.knowledge import Incident, IncidentConnection, IncidentEvent, KnowledgeHit
+from schema.knowledge_runbooks import Runbook
 from schema.rosters import Notification, OnCallChange, Override, Roster
 from schema.slack import SlackWorkspace
 from schema.tenants import ApiKey, CreatedApiKey, Service, Tenant, User, Viewer
@@ -38,6 +42,13 @@ class Query:
         resolver=slack_resolvers.slack_workspace
     )
     slack_install_url: str = strawberry.field(resolver=slack_resolvers.slack_install_url)
+    incidents: IncidentConnection = strawberry.field(resolver=knowledge_resolvers.incidents_page)
+    incident: Incident | None = strawberry.field(resolver=knowledge_resolvers.incident)
+    search_knowledge_base: list[KnowledgeHit] = strawberry.field(
+        resolver=knowledge_resolvers.search_knowledge_base
+    )
+    runbooks: list[Runbook] = strawberry.field(resolver=runbook_resolvers.runbooks)
+    runbook: Runbook | None = strawberry.field(resolver=runbook_resolvers.runbook)
 
 
 @strawberry.type
@@ -74,6 +85,15 @@ class Mutation:
     configure_slack: SlackWorkspace = strawberry.mutation(
         resolver=slack_resolvers.configure_slack_resolver
     )
+    create_incident: Incident = strawberry.mutation(resolver=knowledge_resolvers.create_incident)
+    update_incident: Incident = strawberry.mutation(resolver=knowledge_resolvers.update_incident)
+    resolve_incident: Incident = strawberry.mutation(resolver=knowledge_resolvers.resolve_incident)
+    promote_to_incident: Incident = strawberry.mutation(
+        resolver=knowledge_resolvers.promote_to_incident
+    )
+    create_runbook: Runbook = strawberry.mutation(resolver=runbook_resolvers.create_runbook)
+    update_runbook: Runbook = strawberry.mutation(resolver=runbook_resolvers.update_runbook)
+    delete_runbook: strawberry.ID = strawberry.mutation(resolver=runbook_resolvers.delete_runbook)
 
 
 @strawberry.type
@@ -83,6 +103,9 @@ class Subscription:
     )
     oncall_changed: OnCallChange = strawberry.subscription(  # type: ignore[assignment]
         resolver=roster_resolvers.oncall_changed
+    )
+    incident_events: IncidentEvent = strawberry.subscription(  # type: ignore[assignment]
+        resolver=knowledge_resolvers.incident_events
     )
 
 

@@ -7,9 +7,10 @@ from typing import Any
 
 from opswatch.alerts.actions import SLACK_SYNC_JOB
 from opswatch.http.slack import CLICK_JOB, COMMAND_JOB, EVENT_JOB
+from opswatch.knowledge.incidents import WAR_ROOM_JOB
 from opswatch.models import Tenant
 from opswatch.queue import job
-from opswatch.slack import alert_sync, commands, direct, events, interactions
+from opswatch.slack import alert_sync, commands, direct, events, interactions, war_room
 from opswatch.slack.workspace import client_for
 from tasks.scheduler import periodic
 
@@ -25,6 +26,11 @@ async def sync_alerts_job() -> None:
 @job(NOTICES_JOB, queue_name="slack", max_retries=3)
 async def deliver_notices_job() -> None:
     await direct.deliver_notices()
+
+
+@job(WAR_ROOM_JOB, queue_name="slack", max_retries=5)
+async def war_room_job(incident_id: str) -> None:
+    await war_room.sync(uuid.UUID(incident_id))
 
 
 @job(COMMAND_JOB, queue_name="slack", max_retries=2)

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from opswatch.alerts.normalize import NormalizedEvent, map_severity
 from opswatch.knowledge.matching import Matcher
+from opswatch.knowledge.runbooks import RunbookIndex
 from opswatch.models import EscalationPolicy, Roster, Service, Severity, Tenant
 from opswatch.rosters.plans import load_plans
 from opswatch.rosters.resolve import holding_at
@@ -35,6 +36,7 @@ class Enricher:
         oncall: Mapping[uuid.UUID, uuid.UUID | None] | None = None,
         policies: Sequence[EscalationPolicy] = (),
         matcher: Matcher | None = None,
+        runbooks: RunbookIndex | None = None,
     ) -> None:
         self.severity_mapping: dict[str, str] = dict(tenant.settings.get("severity_mapping") or {})
         self.services = list(services)
@@ -43,6 +45,7 @@ class Enricher:
         self.default_policy = next((p for p in policies if p.is_default), None)
         self.posts_to_slack = tenant.slack_team_id is not None
         self.matcher = matcher or Matcher(tenant.id, [], has_solutions=False)
+        self.runbooks = runbooks or RunbookIndex.empty(tenant.id)
 
     @classmethod
     async def for_tenant(cls, tenant: Tenant, at: datetime) -> Enricher:
@@ -56,7 +59,8 @@ class Enricher:
             plans = await load_plans(rosters, at, at + timedelta(seconds=1))
             oncall = {rid: holding_at(plan, at).user_id for rid, plan in plans.items()}
         policies = await EscalationPolicy.filter(tenant=tenant).limit(1_000)
-        return cls(tenant, services, oncall, policies, await Matcher.for_tenant(tenant))
+        runbooks = await RunbookIndex.for_tenant(tenant)
+        return cls(tenant, services, oncall, policies, await Matcher.for_tenant(tenant), runbooks)
 
     async def prepare(self, events: Sequence[NormalizedEvent]) -> None:
         """What enrichment needs beyond the tenant's own rows: similar knowledge."""
@@ -69,7 +73,11 @@ class Enricher:
         return Enrichment(
             severity=severity,
             service_id=service.id if service else None,
-            runbook_url=event.runbook_url,
+            # The sender's own runbook link wins over ours.
+            runbook_url=event.runbook_url
+            or self.runbooks.url_for_alert(
+                event.title, event.labels, service.id if service else None
+            ),
             oncall_user_id=self.oncall.get(roster_id) if roster_id else None,
             escalation_policy_id=self.policy_for(service, severity),
             posts_to_slack=self.posts_to_slack,

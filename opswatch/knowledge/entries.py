@@ -157,8 +157,9 @@ async def update_entry(
     if not values["summary"]:
         values.pop("summary")  # a form without a summary keeps the one written before
     changed = sorted(k for k, v in values.items() if getattr(incident, k) != v)
+    values["updated_at"] = datetime.now(UTC)  # a queryset update does not set it
     if values["status"] is IncidentStatus.RESOLVED and incident.resolved_at is None:
-        values["resolved_at"] = datetime.now(UTC)
+        values["resolved_at"] = values["updated_at"]
     async with in_transaction() as connection:
         await Incident.filter(id=incident.id).using_db(connection).update(**values)
         await IncidentUpdate.create(

@@ -35,7 +35,6 @@ from opswatch.models import (
     AlertSourceFormat,
     AlertStatus,
     DeliveryStatus,
-    EscalationState,
     Incident,
     Notification,
     Service,
@@ -43,8 +42,9 @@ from opswatch.models import (
     User,
 )
 from opswatch.queue import enqueue
-from opswatch.slack import blocks, bursts, posting
+from opswatch.slack import blocks, bursts, posting, war_room
 from opswatch.slack.bursts import StormBusy, storming
+from opswatch.slack.changes import changes_of, escalation_note
 from opswatch.slack.people import slack_id_of
 from opswatch.slack.workspace import alert_channel, client_for
 from opswatch.sql import statement
@@ -219,15 +219,6 @@ def slack_time(at: datetime | None) -> str | None:
     return f"<!date^{int(at.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
 
 
-def escalation_note(alert: Alert) -> str | None:
-    if alert.escalation_state is EscalationState.EXHAUSTED:
-        return "Escalation exhausted: nobody acknowledged"
-    if alert.escalation_tier > 1 or alert.escalation_cycle > 0:
-        cycle = f" (round {alert.escalation_cycle + 1})" if alert.escalation_cycle else ""
-        return f"Escalated to tier {alert.escalation_tier}{cycle}"
-    return None
-
-
 def is_agent_fix(alert: Alert) -> bool:
     agent = alert.agent_metadata or {}
     return alert.source_format is AlertSourceFormat.AGENT and agent.get("auto_resolved") is True
@@ -273,6 +264,9 @@ async def sync_alert(alert: Alert, tenant: Tenant, client: AsyncWebClient, cards
             thread_ts=alert.slack_ts,
         )
         await posting.finish(notification, DeliveryStatus.SENT, ref=ts)
+    if alert.incident_id is not None:  # type: ignore[attr-defined]
+        lines = {c: blocks.thread_update(card, c.split(":")[0]) for c in changes_of(alert)}
+        await war_room.alert_changed(client, alert, lines)
 
 
 async def _update_message(
@@ -320,7 +314,7 @@ async def _first_message(
     if not await posting.claim(notification, take_over=True):
         return
     # What this first message already shows is not repeated in its thread.
-    for change in _changes(alert):
+    for change in changes_of(alert):
         await posting.notice(
             tenant_id=tenant.id,
             key=f"alert:{alert.id}:{change}",
@@ -353,25 +347,12 @@ async def is_new_issue(alert: Alert) -> bool:
     return False
 
 
-def _changes(alert: Alert) -> list[str]:
-    """The changes an alert has been through, each told once in its thread."""
-    changes = []
-    note = escalation_note(alert)
-    if note is not None:
-        changes.append(f"escalated:{alert.escalation_cycle}:{alert.escalation_tier}")
-    if alert.acknowledged_at is not None:
-        changes.append("acknowledged")
-    if alert.status is AlertStatus.RESOLVED:
-        changes.append("resolved")
-    return changes
-
-
 async def _thread_notices(
     alert: Alert, card: blocks.AlertCard, prefix: str = ""
 ) -> list[Notification]:
     notices = []
     tenant_id = alert.tenant_id  # type: ignore[attr-defined]
-    for change in _changes(alert):
+    for change in changes_of(alert):
         kind = change.split(":")[0]
         notices.append(
             await posting.notice(

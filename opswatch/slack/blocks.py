@@ -138,7 +138,7 @@ def _field(label: str, value: str) -> MarkdownTextObject:
     return MarkdownTextObject(text=clip(f"*{label}:* {value}", FIELD_MAX))
 
 
-def _button(
+def button(
     text: str,
     action_id: str,
     *,
@@ -159,11 +159,11 @@ def _alert_buttons(card: AlertCard) -> list[ButtonElement]:
     """Acknowledge while firing, Escalate until resolved, the runbook whenever known."""
     buttons = []
     if card.status is AlertStatus.FIRING:
-        buttons.append(_button("✅ Acknowledge", ACK_ACTION, value=card.alert_id))
+        buttons.append(button("✅ Acknowledge", ACK_ACTION, value=card.alert_id))
     if card.runbook_url and len(card.runbook_url) <= URL_MAX:
-        buttons.append(_button("📋 View Runbook", RUNBOOK_ACTION, url=card.runbook_url))
+        buttons.append(button("📋 View Runbook", RUNBOOK_ACTION, url=card.runbook_url))
     if card.status is not AlertStatus.RESOLVED:
-        buttons.append(_button("🔼 Escalate", ESCALATE_ACTION, value=card.alert_id, style="danger"))
+        buttons.append(button("🔼 Escalate", ESCALATE_ACTION, value=card.alert_id, style="danger"))
     return buttons
 
 
@@ -211,8 +211,8 @@ def resolution_prompt(title: str, alert_id: str, resolved_by: str) -> list[dict[
         SectionBlock(text=MarkdownTextObject(text=clip(text, SECTION_MAX))),
         ActionsBlock(
             elements=[
-                _button("📝 Add to Knowledge Base", ADD_TO_KB_ACTION, value=alert_id),
-                _button("Skip", SKIP_KB_ACTION, value=alert_id),
+                button("📝 Add to Knowledge Base", ADD_TO_KB_ACTION, value=alert_id),
+                button("Skip", SKIP_KB_ACTION, value=alert_id),
             ]
         ),
     ]
@@ -276,8 +276,8 @@ def knowledge_results(
     ]
     for title, severity, preview, entry in results:
         text = f"*{escape(title)}* ({escape(severity)})\n{preview}"
-        button = _button("View Full", VIEW_KNOWLEDGE_ACTION, value=entry)
+        view_full = button("View Full", VIEW_KNOWLEDGE_ACTION, value=entry)
         blocks.append(
-            SectionBlock(text=MarkdownTextObject(text=clip(text, SECTION_MAX)), accessory=button)
+            SectionBlock(text=MarkdownTextObject(text=clip(text, SECTION_MAX)), accessory=view_full)
         )
     return [b.to_dict() for b in blocks]

@@ -15,6 +15,8 @@ from collections import defaultdict, deque
 from typing import Any
 
 from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
     ContextBlock,
     HeaderBlock,
     MarkdownTextObject,
@@ -31,6 +33,8 @@ WINDOW_SECONDS = 60
 MAX_LISTED = 40
 LINES_PER_SECTION = 10
 SUMMARY_KIND = "alert.storm"
+# Promotes the storm's open alerts to one incident (the click names the message).
+PROMOTE_ACTION = "promote_incident"
 MEMBER_KIND = "alert.in_storm"
 
 
@@ -113,7 +117,7 @@ async def refresh(client: AsyncWebClient, tenant: Tenant, channel: str, ts: str)
 def render(alerts: list[Alert], *, total: int) -> tuple[str, list[dict[str, Any]]]:
     open_count = sum(1 for a in alerts if a.status is not AlertStatus.RESOLVED)
     header = f"🔥 Alert storm: {total} more alert{'s' if total != 1 else ''} in this channel"
-    lines = [_line(a) for a in alerts]
+    lines = [alert_line(a) for a in alerts]
     if total > len(alerts):
         lines.append(f"…and {total - len(alerts)} more (see `/opswatch` or GraphQL)")
     sections = [
@@ -128,16 +132,20 @@ def render(alerts: list[Alert], *, total: int) -> tuple[str, list[dict[str, Any]
         "Listed here instead of one message each. Act on one with "
         "`/opswatch ack <id>` or `/opswatch resolve <id>`; their updates go to this thread."
     )
-    layout = [
+    layout: list[Block] = [
         HeaderBlock(text=PlainTextObject(text=blocks.clip(header, blocks.HEADER_MAX))),
         *sections,
         ContextBlock(elements=[MarkdownTextObject(text=note)]),
     ]
+    if open_count:
+        promote = blocks.button("🚨 Promote to Incident", PROMOTE_ACTION, value="storm")
+        layout.append(ActionsBlock(elements=[promote]))
     fallback = f"{header} ({open_count} still open)"
     return fallback, [b.to_dict() for b in layout]
 
 
-def _line(alert: Alert) -> str:
+def alert_line(alert: Alert) -> str:
+    """One alert in a list: severity, short id, title, state."""
     state = {
         AlertStatus.FIRING: "firing",
         AlertStatus.ACKNOWLEDGED: "✅ acknowledged",

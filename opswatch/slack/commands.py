@@ -18,6 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from opswatch.alerts import actions
 from opswatch.audit.actor import Actor
 from opswatch.errors import OpsWatchError
+from opswatch.knowledge import incidents
 from opswatch.knowledge.search import Hit, search
 from opswatch.models import ActorType, Alert, AlertStatus, Role, Roster, Tenant, User
 from opswatch.rosters.oncall import answer, shifts_between
@@ -37,6 +38,7 @@ USAGE = [
     "`/opswatch ack <alert-id>`: acknowledge an alert\n"
     "`/opswatch resolve <alert-id> [notes]`: resolve an alert\n"
     "`/opswatch roster [roster]`: the next 7 days of a roster, with overrides\n"
+    "`/opswatch promote <alert-id>... [-- title]`: open an incident for these alerts\n"
     "`/opswatch help`: this message",
 ]
 
@@ -265,10 +267,33 @@ def refusal(caller: Caller) -> Reply | None:
     return None
 
 
+async def _promote(
+    tenant: Tenant, caller: Caller, args: list[str], client: AsyncWebClient | None
+) -> Reply:
+    ids, _, title = " ".join(args).partition("--")
+    if not ids.split():
+        return usage("Which alerts? `/opswatch promote <alert-id>... [-- title]`.")
+    refused = refusal(caller)
+    if refused:
+        return refused
+    incident = await incidents.promote(
+        tenant=tenant,
+        alert_ids=ids.split(),
+        title=title.strip() or None,
+        user=caller.user,
+        actor=caller.actor(),
+    )
+    return plain(
+        f"🚨 Incident *{escape(incident.title)}* is open; its war room thread follows "
+        "in the alerts' channel."
+    )
+
+
 HANDLERS = {
     "search": _search,
     "oncall": _oncall,
     "ack": _ack,
     "resolve": _resolve,
     "roster": _roster,
+    "promote": _promote,
 }

@@ -21,9 +21,11 @@ from tortoise.exceptions import IntegrityError
 
 from opswatch.alerts import actions
 from opswatch.errors import InvalidInput, NotFound, OpsWatchError
+from opswatch.knowledge import incidents
 from opswatch.knowledge.entries import create_entry, update_entry
 from opswatch.models import (
     Alert,
+    AlertStatus,
     Incident,
     IncidentSource,
     Runbook,
@@ -31,7 +33,7 @@ from opswatch.models import (
     SlackEventReceipt,
     Tenant,
 )
-from opswatch.slack import blocks, modals
+from opswatch.slack import blocks, bursts, modals, war_room
 from opswatch.slack.blocks import escape
 from opswatch.slack.commands import Caller, Reply, plain, refusal
 from opswatch.slack.people import user_of
@@ -40,9 +42,10 @@ from opswatch.slack.workspace import client_for
 log = logging.getLogger(__name__)
 
 # Answered in the request: they need Slack's short-lived trigger_id.
-MODAL_ACTIONS = {blocks.ADD_TO_KB_ACTION, blocks.EDIT_INCIDENT_ACTION}
+MODAL_ACTIONS = {blocks.ADD_TO_KB_ACTION, blocks.EDIT_INCIDENT_ACTION, war_room.RESOLVE_ACTION}
 # Run as a job. (A link button such as View Runbook reports its click too: ignored.)
 CLICK_ACTIONS = {
+    bursts.PROMOTE_ACTION,
     blocks.ACK_ACTION,
     blocks.ESCALATE_ACTION,
     blocks.SKIP_KB_ACTION,
@@ -73,6 +76,8 @@ async def open_modal(tenant: Tenant, payload: dict[str, Any]) -> None:
             return
         service = await Service.get_or_none(id=alert.service_id) if alert.service_id else None  # type: ignore[attr-defined]
         view = modals.entry_from_alert(alert, service.name if service else None)
+    elif action.get("action_id") == war_room.RESOLVE_ACTION:
+        view = war_room.resolve_modal(await _incident(tenant, value))
     else:
         incident = await _incident(tenant, value)
         view = modals.entry_from_draft(incident)
@@ -83,11 +88,13 @@ async def submit_modal(tenant: Tenant, payload: dict[str, Any]) -> dict[str, Any
     """Save a submitted modal; the ``response_action`` answer when it must stay open."""
     view = payload.get("view") or {}
     callback = view.get("callback_id")
-    if callback not in (modals.NEW_ENTRY, modals.EDIT_ENTRY):
+    if callback not in (modals.NEW_ENTRY, modals.EDIT_ENTRY, war_room.RESOLVE_MODAL):
         return None
     slack_user = str((payload.get("user") or {}).get("id") or "")
     client = client_for(tenant)
     caller = Caller(slack_user, await user_of(tenant, slack_user, client))
+    if callback == war_room.RESOLVE_MODAL:
+        return await _resolve_incident(tenant, caller, view)
     spec = modals.submitted(view, source=IncidentSource.SLACK)
     if not (spec.solution or "").strip():
         return modals.errors_for("solution", "Write down what fixed it.")
@@ -109,6 +116,32 @@ async def submit_modal(tenant: Tenant, payload: dict[str, Any]) -> dict[str, Any
         return modals.errors_for(error.field, error.message)
     except NotFound as error:
         return modals.errors_for("title", error.message)
+    return None
+
+
+async def _resolve_incident(
+    tenant: Tenant, caller: Caller, view: dict[str, Any]
+) -> dict[str, Any] | None:
+    values = view.get("state", {}).get("values", {})
+
+    def text(block: str) -> str:
+        return str(values.get(block, {}).get("value", {}).get("value") or "")
+
+    refused = refusal(caller)
+    if refused:
+        return modals.errors_for("root_cause", refused.text)
+    try:
+        incident = await _incident(tenant, str(view.get("private_metadata") or ""))
+        await incidents.resolve(
+            incident=incident,
+            root_cause=text("root_cause"),
+            solution=text("solution"),
+            user=caller.user,
+            actor=caller.actor(),
+        )
+    except (InvalidInput, NotFound) as error:
+        block = {"rootCause": "root_cause", "solution": "solution"}.get(error.field or "")
+        return {"response_action": "errors", "errors": {block or "root_cause": error.message}}
     return None
 
 
@@ -165,17 +198,45 @@ async def _click(
         )
         await respond(payload, Reply(text, blocks.prompt_closed(text)), replace_original=True)
         return None
-    if action_id not in (blocks.ACK_ACTION, blocks.ESCALATE_ACTION):
+    if action_id not in (blocks.ACK_ACTION, blocks.ESCALATE_ACTION, bursts.PROMOTE_ACTION):
         return None
     refused = refusal(caller)
     if refused:
         return refused
+    if action_id == bursts.PROMOTE_ACTION:
+        return await _promote_storm(tenant, caller, payload)
     alert = await _alert(tenant, value)
     if action_id == blocks.ACK_ACTION:
         await actions.acknowledge(alert=alert, user=caller.user, actor=caller.actor())
         return None
     await actions.request_escalation(alert=alert, actor=caller.actor())
     return plain(f"🔼 Escalating *{escape(alert.title)}* to the next tier now.")
+
+
+async def _promote_storm(tenant: Tenant, caller: Caller, payload: dict[str, Any]) -> Reply:
+    """The storm message's open alerts, not yet in an incident, become one incident."""
+    container = payload.get("container") or {}
+    channel, ts = container.get("channel_id"), container.get("message_ts")
+    if not channel or not ts:
+        return plain("⚠️ I can't tell which storm message this was.")
+    alert_ids = [
+        str(i)
+        for i in await Alert.filter(
+            tenant=tenant, slack_channel=channel, slack_ts=ts, incident_id=None
+        )
+        .exclude(status=AlertStatus.RESOLVED)
+        .values_list("id", flat=True)
+    ]
+    if not alert_ids:
+        return plain("Every alert of this storm is resolved or already in an incident.")
+    incident = await incidents.promote(
+        tenant=tenant,
+        alert_ids=alert_ids,
+        title=f"Alert storm: {len(alert_ids)} alerts",
+        user=caller.user,
+        actor=caller.actor(),
+    )
+    return plain(f"🚨 Incident *{escape(incident.title)}* is open; its war room follows.")
 
 
 async def _knowledge(tenant: Tenant, value: str) -> Reply:
