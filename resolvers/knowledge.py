@@ -15,7 +15,7 @@ from opswatch import models, runtime
 from opswatch.errors import InvalidInput, NotFound
 from opswatch.knowledge import entries, incidents
 from opswatch.knowledge.runbooks import runbook_url
-from opswatch.knowledge.search import search
+from opswatch.knowledge.search import Hit, search
 from resolvers.context import Info
 from resolvers.loaders import Loaders
 from schema.knowledge import (
@@ -196,10 +196,17 @@ async def search_knowledge_base(info: Info, query: str, first: int = 3) -> list[
             highlight_start=h.highlight[0] if h.highlight else None,
             highlight_end=h.highlight[1] if h.highlight else None,
             score=h.score,
-            link=runbook_url(principal.tenant.id, h.slug) if h.slug else None,
+            link=_link(principal.tenant.id, h),
         )
         for h in hits
     ]
+
+
+def _link(tenant_id: uuid.UUID, hit: Hit) -> str | None:
+    """The hit's signed page: a runbook's by its slug, an incident's by its id."""
+    if hit.kind == "runbook":
+        return runbook_url(tenant_id, hit.slug) if hit.slug else None
+    return incidents.incident_url(tenant_id, hit.id)
 
 
 async def incident_events(

@@ -16,6 +16,7 @@ from tortoise.models import Model
 
 from opswatch.models import (
     Alert,
+    AuditLog,
     EscalationEvent,
     EscalationPolicy,
     Incident,
@@ -57,6 +58,7 @@ class Loaders:
         self.escalation_events = _escalation_events(tenant_id)
         self.escalation_policy = _policies(tenant_id)
         self.incident_alerts = _children(Alert, "incident_id", tenant_id, ("created_at", "id"), 100)
+        self.alert_timeline = _alert_timeline(tenant_id)
         self.incident_updates = _children(
             IncidentUpdate, "incident_id", tenant_id, ("created_at", "id"), 200
         )
@@ -140,6 +142,23 @@ def _children(
         for row in rows:
             found[getattr(row, parent)].append(row)
         return [found[i][:per_parent] for i in ids]
+
+    return DataLoader(load_fn=load)
+
+
+def _alert_timeline(tenant_id: uuid.UUID | None) -> DataLoader[str, list[AuditLog]]:
+    """Each alert's own audit entries, oldest first (at most 200 per alert)."""
+
+    async def load(ids: Sequence[str]) -> list[list[AuditLog]]:
+        rows = (
+            await AuditLog.filter(tenant_id=tenant_id, target_type="alert", target_id__in=list(ids))
+            .order_by("created_at", "id")
+            .limit(200 * len(ids))
+        )
+        found: dict[str, list[AuditLog]] = {i: [] for i in ids}
+        for row in rows:
+            found[str(row.target_id)].append(row)
+        return [found[i][:200] for i in ids]
 
     return DataLoader(load_fn=load)
 

@@ -13,6 +13,7 @@ from strawberry.scalars import JSON
 from opswatch import models
 from opswatch.alerts import live
 from resolvers.context import Info
+from schema.audit import AuditEntry
 from schema.enums import Severity
 from schema.escalation import EscalationEvent, EscalationPolicy, EscalationState
 from schema.knowledge import Incident
@@ -107,6 +108,12 @@ class Alert:
     @strawberry.field(description="Who held the service roster's pager when the alert opened.")
     async def oncall_user(self, info: Info) -> User | None:
         return await load_user(info, self.oncall_user_id)
+
+    @strawberry.field
+    async def timeline(self, info: Info) -> list[AuditEntry]:
+        """Who did what to this alert, oldest first (its audit entries, at most 200)."""
+        rows = await info.context.loaders.alert_timeline.load(str(self.id))
+        return [AuditEntry.from_model(row) for row in rows]
 
     @strawberry.field
     async def resolved_by(self, info: Info) -> User | None:

@@ -209,4 +209,4 @@ class KnowledgeHit:
     highlight_start: int | None = strawberry.field(description="Where the match starts.")
     highlight_end: int | None
     score: int
-    link: str | None = strawberry.field(description="A runbook's page.")
+    link: str | None = strawberry.field(description="The runbook's or incident's signed page.")

@@ -8,6 +8,7 @@ from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimite
 
 from opswatch.errors import OpsWatchError
 from resolvers import alerts as alert_resolvers
+from resolvers import audit as audit_resolvers
 from resolvers import escalation as escalation_resolvers
 from resolvers import knowledge as knowledge_resolvers
 from resolvers import rosters as roster_resolvers
@@ -15,6 +16,7 @@ from resolvers import runbooks as runbook_resolvers
 from resolvers import slack as slack_resolvers
 from resolvers import tenants as tenant_resolvers
 from schema.alerts import Alert, AlertConnection, AlertEvent
+from schema.audit import AuditConnection
 from schema.escalation import EscalationPolicy
 from schema.knowledge import Incident, IncidentConnection, IncidentEvent, KnowledgeHit
 from schema.knowledge_runbooks import Runbook
@@ -47,6 +49,7 @@ class Query:
     search_knowledge_base: list[KnowledgeHit] = strawberry.field(
         resolver=knowledge_resolvers.search_knowledge_base
     )
+    audit_log: AuditConnection = strawberry.field(resolver=audit_resolvers.audit_log)
     runbooks: list[Runbook] = strawberry.field(resolver=runbook_resolvers.runbooks)
     runbook: Runbook | None = strawberry.field(resolver=runbook_resolvers.runbook)
 
@@ -91,6 +94,7 @@ class Mutation:
     promote_to_incident: Incident = strawberry.mutation(
         resolver=knowledge_resolvers.promote_to_incident
     )
+    update_retention: Tenant = strawberry.mutation(resolver=audit_resolvers.update_retention)
     create_runbook: Runbook = strawberry.mutation(resolver=runbook_resolvers.create_runbook)
     update_runbook: Runbook = strawberry.mutation(resolver=runbook_resolvers.update_runbook)
     delete_runbook: strawberry.ID = strawberry.mutation(resolver=runbook_resolvers.delete_runbook)

@@ -19,10 +19,25 @@ class Tenant:
     id: strawberry.ID
     name: str
     slug: str
+    retention_days_alerts: int = strawberry.field(
+        description="Resolved alerts older than this are deleted (not those of incidents)."
+    )
+    retention_days_audit: int = strawberry.field(
+        description="Audit entries older than this move to the archive."
+    )
 
     @classmethod
     def from_model(cls, tenant: models.Tenant) -> Tenant:
-        return cls(id=strawberry.ID(str(tenant.id)), name=tenant.name, slug=tenant.slug)
+        from opswatch.audit.retention import retention_of
+
+        alerts, audit = retention_of(tenant)
+        return cls(
+            id=strawberry.ID(str(tenant.id)),
+            name=tenant.name,
+            slug=tenant.slug,
+            retention_days_alerts=alerts,
+            retention_days_audit=audit,
+        )
 
 
 @strawberry.type

@@ -3,4 +3,4 @@
 Importing this package registers every job and its periodic ticks.
 """
 
-from tasks import alerts, escalation, rosters, slack, tenants  # noqa: F401
+from tasks import alerts, audit, escalation, rosters, slack, tenants  # noqa: F401

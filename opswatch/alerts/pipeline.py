@@ -25,7 +25,15 @@ from opswatch.alerts.inbox import PROCESS_JOB
 from opswatch.alerts.live import AlertEventKind, publish_alert_event
 from opswatch.alerts.normalize import NormalizedEvent
 from opswatch.knowledge import agent as agent_knowledge
-from opswatch.models import Alert, AlertEvent, AlertStatus, EscalationState, Tenant
+from opswatch.models import (
+    ActorType,
+    Alert,
+    AlertEvent,
+    AlertStatus,
+    AuditLog,
+    EscalationState,
+    Tenant,
+)
 from opswatch.queue import enqueue
 from opswatch.sql import Statement
 
@@ -100,6 +108,7 @@ async def _process_batch() -> tuple[list[Outcome], dict[uuid.UUID, Alert], bool]
         for round_runs in _rounds(runs):
             outcomes += await _apply_round(sql, round_runs, enrichers, now)
         await _mark_processed(sql, outcomes, now)
+        await _audit(sql, outcomes, {row.id: row for row in ready}, now)
         touched = {o.alert_id for o in outcomes if o.kind is not None and o.alert_id is not None}
         # One read per batch, inside the transaction: the state this batch committed.
         committed = {row.id: row for row in await Alert.filter(id__in=touched).using_db(connection)}
@@ -288,6 +297,57 @@ def _outcome(
     run: Run, alert_id: uuid.UUID | None, kind: AlertEventKind | None, labels: list[str]
 ) -> Outcome:
     return Outcome(run.tenant_id, [r.id for r in run.rows], alert_id, kind, labels)
+
+
+# Audited: an alert opening, resolving or acknowledged at its source. A repeat of a
+# firing alert changes only its count (kept in the inbox), so a storm adds no rows.
+_AUDITED = {
+    AlertEventKind.CREATED: "alert.opened",
+    AlertEventKind.RESOLVED: "alert.resolved",
+    AlertEventKind.ACKNOWLEDGED: "alert.acknowledged",
+}
+
+
+async def _audit(
+    sql: Statement, outcomes: list[Outcome], rows: dict[uuid.UUID, AlertEvent], now: datetime
+) -> None:
+    """One entry per state change of the batch, in its transaction, in one INSERT."""
+    entries = []
+    for outcome in outcomes:
+        action = _AUDITED.get(outcome.kind) if outcome.kind is not None else None
+        if action is None or outcome.alert_id is None:
+            continue
+        row = rows[outcome.event_ids[-1]]
+        agent = (row.normalized or {}).get("agent_metadata") or {}
+        key_id = row.api_key_id  # type: ignore[attr-defined]
+        actor_type = ActorType.AGENT if agent else ActorType.API_KEY
+        actor_id: str | None = str(agent.get("agent_id") or "agent")[:64] if agent else None
+        if not agent and key_id is not None:
+            actor_id = str(key_id)
+        entries.append(
+            AuditLog(
+                id=uuid.uuid4(),
+                tenant_id=outcome.tenant_id,
+                actor_type=actor_type,
+                actor_id=actor_id,
+                actor_name=str((row.normalized or {}).get("source") or row.source_format.value)[
+                    :200
+                ],
+                action=action,
+                target_type="alert",
+                target_id=str(outcome.alert_id),
+                source="webhook",
+                data={
+                    "format": row.source_format.value,
+                    "fingerprint": row.fingerprint,
+                    "events": len(outcome.event_ids),
+                    "inbox_event": str(row.id),
+                },
+                created_at=now,
+            )
+        )
+    if entries:
+        await AuditLog.bulk_create(entries, using_db=sql.connection)
 
 
 async def _mark_processed(sql: Statement, outcomes: list[Outcome], now: datetime) -> None:

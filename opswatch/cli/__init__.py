@@ -7,7 +7,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from opswatch.cli import admin, processes
+from opswatch.cli import admin, processes, retention
 from opswatch.cli.output import CommandError
 from opswatch.config import ConfigError
 
@@ -17,6 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     processes.add_commands(commands)
     admin.add_commands(commands)
+    retention.add_commands(commands)
     return parser
 
 

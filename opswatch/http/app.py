@@ -16,7 +16,7 @@ from starlette.routing import Route, WebSocketRoute
 from opswatch import db, runtime
 from opswatch.config import Settings
 from opswatch.errors import OpsWatchError
-from opswatch.http import rosters, runbooks, slack, twilio, vonage, webhooks
+from opswatch.http import incidents, rosters, runbooks, slack, twilio, vonage, webhooks
 from opswatch.http.graphql import graphql_app
 from opswatch.http.health import healthz, metrics, readyz
 from opswatch.http.metrics import MetricsMiddleware
@@ -76,6 +76,7 @@ def create_app(
         Route("/api/v1/calendars/users/{token}.ics", rosters.user_calendar),
         Route("/rosters/{roster_id}/handoff/{handoff_id}", rosters.handoff_report),
         Route("/runbooks/{slug}", runbooks.runbook_page),
+        Route("/incidents/{incident_id}", incidents.incident_page),
         Route("/api/v1/twilio/gather", twilio.gather, methods=["POST"]),
         Route("/api/v1/twilio/acknowledge", twilio.acknowledge, methods=["POST"]),
         Route("/api/v1/twilio/escalate", twilio.escalate, methods=["POST"]),

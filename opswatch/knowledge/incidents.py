@@ -21,6 +21,7 @@ from opswatch.audit.log import record
 from opswatch.errors import Conflict, InvalidInput, NotFound
 from opswatch.events.base import LiveEvent
 from opswatch.knowledge import matching
+from opswatch.knowledge.links import link_matches, signed_link
 from opswatch.models import (
     Alert,
     AlertStatus,
@@ -49,6 +50,17 @@ def missing_knowledge(incident: Incident) -> bool:
     return incident.status is IncidentStatus.RESOLVED and not (
         (incident.root_cause or "").strip() and (incident.solution or "").strip()
     )
+
+
+def incident_url(tenant_id: uuid.UUID, incident_id: uuid.UUID) -> str:
+    """The incident's read-only page, signed so that it opens without a login (a
+    search result's link); a runbook's signature never opens it, nor it a runbook."""
+    return signed_link("incident", tenant_id, incident_id)
+
+
+def incident_link_is_valid(tenant_id: str, incident_id: str, signature: str) -> bool:
+    """Whether ``t`` and ``sig`` of an incident link are the ones ``incident_url`` made."""
+    return link_matches("incident", tenant_id, incident_id, signature)
 
 
 async def publish(incident: Incident, kind: IncidentEventKind) -> str:

@@ -15,15 +15,15 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from opswatch import runtime, validation
+from opswatch import validation
 from opswatch.audit.actor import Actor
 from opswatch.audit.log import record
 from opswatch.errors import Conflict, InvalidInput, NotFound
+from opswatch.knowledge.links import link_matches, signed_link
 from opswatch.knowledge.matching import alertname_of
 from opswatch.models import Runbook, Service, Tenant
 from opswatch.tenants.owned import get_owned
@@ -140,24 +140,14 @@ async def delete_runbook(*, tenant: Tenant, runbook: Runbook, actor: Actor) -> N
         )
 
 
-def _signed_text(tenant_id: uuid.UUID | str, slug: str) -> str:
-    return f"runbook:{tenant_id}:{slug}"
-
-
 def runbook_url(tenant_id: uuid.UUID, slug: str) -> str:
     """The runbook's page, signed so that it opens without a login."""
-    current = runtime.current()
-    query = urlencode(
-        {"t": str(tenant_id), "sig": current.secret_box.sign(_signed_text(tenant_id, slug))}
-    )
-    return f"{current.settings.public_url}/runbooks/{slug}?{query}"
+    return signed_link("runbook", tenant_id, slug)
 
 
 def link_is_valid(tenant_id: str, slug: str, signature: str) -> bool:
     """Whether ``t`` and ``sig`` of a runbook link are the ones ``runbook_url`` made."""
-    if not tenant_id or not signature:
-        return False
-    return runtime.current().secret_box.signature_matches(_signed_text(tenant_id, slug), signature)
+    return link_matches("runbook", tenant_id, slug, signature)
 
 
 @dataclass(frozen=True)

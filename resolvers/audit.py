@@ -1,0 +1,97 @@
+"""Resolvers of the audit domain (admins only): the log, and retention settings."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from datetime import datetime
+
+from tortoise.expressions import Q
+from tortoise.queryset import QuerySet
+
+from opswatch import models
+from opswatch.audit.retention import set_retention
+from opswatch.errors import InvalidInput
+from resolvers.context import Info
+from schema.audit import AuditConnection, AuditEdge, AuditEntry, AuditFilter, AuditPageInfo
+from schema.tenants import Tenant
+
+DEFAULT_PAGE = 50
+MAX_PAGE = 200
+
+
+def _cursor(row: models.AuditLog) -> str:
+    return base64.urlsafe_b64encode(f"{row.created_at.isoformat()}|{row.id}".encode()).decode()
+
+
+def _after(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        created, _, row_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
+        return datetime.fromisoformat(created), uuid.UUID(row_id)
+    except ValueError:
+        raise InvalidInput("after is not a cursor from this list", field="after") from None
+
+
+def _filtered(
+    query: QuerySet[models.AuditLog], where: AuditFilter | None
+) -> QuerySet[models.AuditLog]:
+    if where is None:
+        return query
+    if where.actor_type:
+        query = query.filter(actor_type=where.actor_type)
+    if where.actor_id:
+        query = query.filter(actor_id=where.actor_id)
+    if where.action:
+        if where.action.endswith("."):
+            query = query.filter(action__startswith=where.action)
+        else:
+            query = query.filter(action=where.action)
+    if where.target_type:
+        query = query.filter(target_type=where.target_type)
+    if where.target_id:
+        query = query.filter(target_id=where.target_id)
+    if where.after_time is not None:
+        query = query.filter(created_at__gte=where.after_time)
+    if where.before_time is not None:
+        query = query.filter(created_at__lt=where.before_time)
+    return query
+
+
+async def audit_log(
+    info: Info,
+    filter: AuditFilter | None = None,
+    first: int | None = DEFAULT_PAGE,
+    after: str | None = None,
+) -> AuditConnection:
+    """Newest first, keyset-paged; the archive is not searched here."""
+    principal = info.context.viewer(models.Role.ADMIN)
+    size = DEFAULT_PAGE if first is None else first
+    if not 1 <= size <= MAX_PAGE:
+        raise InvalidInput(f"first must be between 1 and {MAX_PAGE}", field="first")
+    query = _filtered(models.AuditLog.filter(tenant=principal.tenant), filter)
+    if after is not None:
+        created, last_id = _after(after)
+        query = query.filter(Q(created_at__lt=created) | Q(created_at=created, id__lt=last_id))
+    rows = await query.order_by("-created_at", "-id").limit(size + 1)
+    edges = [AuditEdge(cursor=_cursor(r), node=AuditEntry.from_model(r)) for r in rows[:size]]
+    return AuditConnection(
+        edges=edges,
+        page_info=AuditPageInfo(
+            has_next_page=len(rows) > size, end_cursor=edges[-1].cursor if edges else None
+        ),
+    )
+
+
+async def update_retention(
+    info: Info,
+    retention_days_alerts: int | None = None,
+    retention_days_audit: int | None = None,
+) -> Tenant:
+    principal = info.context.viewer(models.Role.ADMIN)
+    tenant = await set_retention(
+        tenant=principal.tenant,
+        alert_days=retention_days_alerts,
+        audit_days=retention_days_audit,
+        actor=principal.actor("graphql"),
+    )
+    return Tenant.from_model(tenant)
