@@ -6,9 +6,6 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
-import os
-import subprocess
-import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,6 +28,7 @@ from opswatch.models import (
     Severity,
     Tenant,
 )
+from tests.cli.support import opswatch
 from tests.factories import TenantKit
 
 AS_OF = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
@@ -188,20 +186,9 @@ async def test_two_runs_at_once_delete_each_row_once(acme: TenantKit) -> None:
     assert await AuditLogArchive.filter(tenant=acme.tenant).count() == 40
 
 
-def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "opswatch", *args],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
 async def test_the_command(acme: TenantKit, test_env: dict[str, str]) -> None:
     doomed = await _resolved_alert(acme.tenant, 95)
-    dry = _cli(test_env, "cleanup", "--dry-run", "--as-of", "2026-11-27T03:00:00Z", "--json")
+    dry = opswatch(test_env, "cleanup", "--dry-run", "--as-of", "2026-11-27T03:00:00Z", "--json")
     assert dry.returncode == 0, dry.stderr
     [report] = json.loads(dry.stdout)["tenants"]
     assert (report["tenant"], report["deleted_alerts"], report["dry_run"]) == (
@@ -210,13 +197,15 @@ async def test_the_command(acme: TenantKit, test_env: dict[str, str]) -> None:
         True,
     )
     assert await Alert.filter(id=doomed.id).exists()
-    real = _cli(test_env, "cleanup", "--tenant", acme.tenant.slug, "--as-of", "2026-11-27T03:00Z")
+    real = opswatch(
+        test_env, "cleanup", "--tenant", acme.tenant.slug, "--as-of", "2026-11-27T03:00Z"
+    )
     assert real.returncode == 0, real.stderr
     assert real.stdout.startswith(f"{acme.tenant.slug}: deleted 1 alerts")
     assert not await Alert.filter(id=doomed.id).exists()
-    unknown = _cli(test_env, "cleanup", "--tenant", "nope")
+    unknown = opswatch(test_env, "cleanup", "--tenant", "nope")
     assert unknown.returncode != 0
     assert "nope" in unknown.stderr
-    bad = _cli(test_env, "cleanup", "--as-of", "yesterday")
+    bad = opswatch(test_env, "cleanup", "--as-of", "yesterday")
     assert bad.returncode == 2
     assert "ISO-8601" in bad.stderr

@@ -3,28 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from opswatch.models import ApiKey, Tenant, User
+from tests.cli.support import opswatch
 
 pytestmark = pytest.mark.usefixtures("clean_database")
-
-
-def opswatch(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "opswatch"), *args],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def as_json(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:

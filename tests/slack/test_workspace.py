@@ -5,9 +5,6 @@ one tenant per workspace; and Slack requests from a workspace nobody connected."
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from typing import Any
 
 import httpx
@@ -16,6 +13,7 @@ import pytest
 from opswatch import runtime
 from opswatch.models import AuditLog, SlackEventReceipt, Tenant
 from opswatch.slack.workspace import bot_token
+from tests.cli.support import opswatch
 from tests.factories import TenantKit, graphql
 from tests.slack.support import SlackKit
 
@@ -124,21 +122,10 @@ async def test_one_workspace_belongs_to_one_tenant(
 # The CLI
 
 
-def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "opswatch", *args],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 async def test_the_cli_connects_a_workspace(
     test_env: dict[str, str], globex: TenantKit, app_runtime: runtime.Runtime
 ) -> None:
-    result = _cli(
+    result = opswatch(
         test_env,
         "tenant", "configure-slack", globex.tenant.slug, "--team-id", "T0X",
         "--bot-token", "xoxb-x", "--alert-channel", "C0X", "--json",
@@ -161,7 +148,7 @@ async def test_the_cli_connects_a_workspace(
 async def test_the_cli_refuses_a_bad_team_id_in_one_line(
     test_env: dict[str, str], globex: TenantKit
 ) -> None:
-    result = _cli(
+    result = opswatch(
         test_env,
         "tenant", "configure-slack", globex.tenant.slug, "--team-id", "nope",
         "--bot-token", "xoxb-x",
