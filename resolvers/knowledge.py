@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import uuid
 from collections.abc import AsyncGenerator
+from dataclasses import replace
 from datetime import datetime
 
 import strawberry
@@ -141,8 +142,8 @@ async def update_incident(info: Info, id: strawberry.ID, input: IncidentInput) -
     principal = info.context.viewer(models.Role.RESPONDER)
     row = await incidents.get_incident(principal.tenant, str(id))
     spec = _spec(input, row.source)
-    if input.status is None:
-        spec = entries.EntrySpec(**{**spec.__dict__, "status": row.status})
+    if input.status is None:  # unchanged unless asked
+        spec = replace(spec, status=row.status)
     updated = await entries.update_entry(
         incident=row, spec=spec, author=principal.user, actor=principal.actor("graphql")
     )
