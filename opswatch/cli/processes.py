@@ -108,6 +108,9 @@ def api_command(args: argparse.Namespace) -> int:
     return 0
 
 
+STOP_GRACE_MS = 20_000  # inside Kubernetes' default 30 s termination grace
+
+
 def worker_command(args: argparse.Namespace) -> int:
     import dramatiq
 
@@ -135,7 +138,9 @@ def worker_command(args: argparse.Namespace) -> int:
     log.info("worker running %d jobs on %d threads", len(broker.actors), args.threads)
     stop.wait()
     log.info("worker stopping")
-    worker.stop()
+    # Jobs in flight get this long to finish; any still running are delivered again
+    # (every job is safe to run twice), as after a crash.
+    worker.stop(timeout=STOP_GRACE_MS)
     broker.close()
     return 0
 
