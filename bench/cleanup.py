@@ -126,7 +126,6 @@ import asyncio
 import contextlib
 import hashlib
 import json
-import math
 import os
 import re
 import secrets
@@ -147,7 +146,17 @@ from urllib.parse import urlsplit
 import aiohttp
 import asyncpg
 import ingest
-from common import REPO, create_database, drop_database, machine, positive, say, with_database
+from common import (
+    REPO,
+    HelpFormatter,
+    create_database,
+    drop_database,
+    machine,
+    not_negative,
+    positive,
+    say,
+    with_database,
+)
 from ingest import (
     LOOPBACK,
     MAX_IN_FLIGHT,
@@ -1708,17 +1717,6 @@ def at_least_one(raw: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be 1 or more, got {raw}")
     return value
-
-
-def not_negative(raw: str) -> float:
-    value = float(raw)
-    if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"must be zero or more, got {raw}")
-    return value
-
-
-class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """The description as written, and each option's default."""
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -112,3 +112,16 @@ async def drop_database(admin_url: str, name: str) -> None:
     finally:
         await admin.close()
     say(f"dropped database {name}")
+
+
+def not_negative(raw: str) -> float:
+    """An argparse type: a finite number, zero or more."""
+    value = float(raw)
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"must be zero or more, got {raw}")
+    return value
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """The description as written (the module docstring is each script's manual),
+    and each option's default."""

@@ -122,6 +122,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from common import (
+    HelpFormatter,
     create_database,
     drop_database,
     interrupted,
@@ -899,10 +900,6 @@ def at_least_one(raw: str) -> int:
 
 def tick_list(raw: str) -> tuple[float, ...]:
     return tuple(positive(part) for part in raw.split(",") if part.strip())
-
-
-class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """The description as written, and each option's default."""
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

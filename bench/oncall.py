@@ -93,10 +93,12 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from common import (
+    HelpFormatter,
     create_database,
     drop_database,
     interrupted,
     machine,
+    not_negative,
     positive,
     say,
     with_database,
@@ -689,17 +691,6 @@ def render(report: Mapping[str, Any], rows: list[Row]) -> str:
 
 # ---------------------------------------------------------------------------
 # Main
-
-
-def not_negative(raw: str) -> float:
-    value = float(raw)
-    if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"must be zero or more, got {raw}")
-    return value
-
-
-class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """The description as written, and each option's default."""
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
