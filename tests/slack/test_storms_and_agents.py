@@ -10,6 +10,7 @@ import pytest
 from opswatch.models import Alert, AlertStatus, Incident
 from opswatch.slack import bursts, posting
 from opswatch.slack.alert_sync import sync_due
+from tests.alerts.payloads import agent_body
 from tests.slack.support import ALERT_CHANNEL, SlackKit
 
 
@@ -62,19 +63,7 @@ async def test_posts_to_one_channel_keep_slacks_pace(slack: SlackKit) -> None:
 
 
 async def test_an_agent_fix_is_an_informational_summary(slack: SlackKit) -> None:
-    payload = {
-        "title": "OOM Kill - payment-gateway",
-        "severity": "warning",
-        "fingerprint": "oom-payment-gateway-prod",
-        "source": "remediation-agent",
-        "agent_metadata": {
-            "agent_id": "k8s-healer-01",
-            "action_taken": "Increased memory limit from 256Mi to 512Mi and restarted pod",
-            "action_result": "success",
-            "auto_resolved": True,
-            "confidence": 0.95,
-        },
-    }
+    payload = agent_body()  # the spec 2.4 example
     response = await slack.http.post(
         "/api/v1/webhooks/generic", json=payload, headers={"X-API-Key": slack.kit.api_key}
     )
