@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -68,7 +68,9 @@ class NormalizedEvent:
     agent_metadata: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
+        # Shallow on purpose: asdict() deep-copies every label, once per event on
+        # the webhook's path, only for the copy to be serialised and dropped.
+        data = {name: getattr(self, name) for name in _EVENT_FIELDS}
         data["source_format"] = self.source_format.value
         data["status"] = self.status.value if self.status else None
         data["starts_at"] = _iso(self.starts_at)
@@ -87,6 +89,9 @@ class NormalizedEvent:
                 "ends_at": _from_iso(data["ends_at"]),
             }
         )
+
+
+_EVENT_FIELDS = tuple(field.name for field in fields(NormalizedEvent))
 
 
 def fingerprint_of(*parts: str, labels: Mapping[str, str]) -> str:

@@ -20,11 +20,16 @@ def add_commands(commands: Any) -> None:
     serve = commands.add_parser("serve", help="everything in one process (embedded shape)")
     _listen_flags(serve)
     serve.add_argument("--demo", action="store_true", help="seed and print the demo tenant")
+    _access_log_flag(serve, default=True)
     serve.set_defaults(handler=serve_command)
 
     api = commands.add_parser("api", help="the HTTP/GraphQL API (production shape)")
     _listen_flags(api)
     api.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    # Off by default in production: a log line per webhook costs about a tenth of
+    # the API's CPU at a few thousand alerts/s, and /metrics counts every request
+    # by route and status anyway.
+    _access_log_flag(api, default=False)
     api.set_defaults(handler=api_command)
 
     worker = commands.add_parser("worker", help="run background jobs from Redis")
@@ -51,6 +56,15 @@ def add_commands(commands: Any) -> None:
 def _listen_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", help="default: OPSWATCH_HOST or 127.0.0.1")
     parser.add_argument("--port", type=int, help="default: OPSWATCH_PORT or 8000")
+
+
+def _access_log_flag(parser: argparse.ArgumentParser, *, default: bool) -> None:
+    parser.add_argument(
+        "--access-log",
+        action=argparse.BooleanOptionalAction,
+        default=default,
+        help="log one line per HTTP request",
+    )
 
 
 def _configure_logging() -> None:
@@ -88,7 +102,13 @@ def serve_command(args: argparse.Namespace) -> int:
 
         credentials = run_with_database(seed)
         print(banner(credentials, f"http://{host}:{port}"), flush=True)
-    uvicorn.run("opswatch.http.asgi:app", host=host, port=port, log_level="info")
+    uvicorn.run(
+        "opswatch.http.asgi:app",
+        host=host,
+        port=port,
+        log_level="info",
+        access_log=args.access_log,
+    )
     return 0
 
 
@@ -104,6 +124,7 @@ def api_command(args: argparse.Namespace) -> int:
         workers=args.workers,
         proxy_headers=True,
         log_level="info",
+        access_log=args.access_log,
     )
     return 0
 
