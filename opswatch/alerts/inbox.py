@@ -118,6 +118,7 @@ async def accept(
             orjson.dumps(raw_part(raw, index), option=orjson.OPT_NON_STR_KEYS).decode(),
             # A microsecond apart, so the order of a request survives in the inbox.
             received_at + timedelta(microseconds=index),
+            0,
         )
         for index, event in enumerate(events)
     ]
@@ -125,39 +126,27 @@ async def accept(
     return [row[0] for row in rows]
 
 
-# One inbox row as the INSERT takes it, in _COLUMNS order (attempts is always 0).
+# One inbox row as the INSERT takes it, in _COLUMNS order.
 InboxRow = tuple[
-    uuid.UUID, datetime, uuid.UUID, uuid.UUID | None, str, str, str, str, str, datetime
+    uuid.UUID, datetime, uuid.UUID, uuid.UUID | None, str, str, str, str, str, datetime, int
 ]
 _COLUMNS = (
-    "id, created_at, tenant_id, api_key_id, source_format, fingerprint, status, "
-    "normalized, payload, received_at"
-)
-# PostgreSQL gets every column as one array: a single statement whose text never
-# changes (prepared once per connection), however many rows a commit carries.
-_POSTGRES_INSERT = (
-    f"INSERT INTO alert_event ({_COLUMNS}, attempts) "  # noqa: S608
-    "SELECT id, created_at, tenant_id, api_key_id, source_format, fingerprint, status, "
-    "normalized::jsonb, payload::jsonb, received_at, 0 FROM unnest("
-    "$1::uuid[], $2::timestamptz[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], "
-    "$7::text[], $8::text[], $9::text[], $10::timestamptz[]) "
-    f"AS given({_COLUMNS})"
-)
-_SQLITE_INSERT = (
-    f"INSERT INTO alert_event ({_COLUMNS}, attempts) "  # noqa: S608
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)"
+    ("id", "uuid"),
+    ("created_at", "timestamptz"),
+    ("tenant_id", "uuid"),
+    ("api_key_id", "uuid"),
+    ("source_format", "text"),
+    ("fingerprint", "text"),
+    ("status", "text"),
+    ("normalized", "jsonb"),
+    ("payload", "jsonb"),
+    ("received_at", "timestamptz"),
+    ("attempts", "int"),
 )
 
 
 async def _insert(connection: BaseDBAsyncClient, rows: list[InboxRow]) -> None:
-    sql = Statement(connection)
-    if sql.sqlite:
-        await connection.execute_many(
-            _SQLITE_INSERT, [[sql.value(value) for value in row] for row in rows]
-        )
-    else:
-        columns = [list(column) for column in zip(*rows, strict=True)]
-        await connection.execute_query(_POSTGRES_INSERT, columns)
+    await Statement(connection).insert_rows("alert_event", _COLUMNS, rows)
 
 
 def raw_part(raw: Any, index: int) -> dict[str, Any]:

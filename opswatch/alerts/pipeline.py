@@ -15,7 +15,9 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
+import orjson
 from tortoise.transactions import in_transaction
 
 from opswatch.alerts import store
@@ -30,7 +32,6 @@ from opswatch.models import (
     Alert,
     AlertEvent,
     AlertStatus,
-    AuditLog,
     EscalationState,
     Tenant,
 )
@@ -49,11 +50,46 @@ class Outcome:
     labels: list[str]  # per event, stored as the inbox outcome
 
 
+@dataclass(frozen=True, slots=True)
+class InboxEvent:
+    """A claimed inbox row: only the columns processing reads (not the sender's payload)."""
+
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    api_key_id: uuid.UUID | None
+    fingerprint: str
+    source_format: str
+    received_at: datetime
+    normalized: dict[str, Any]
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> InboxEvent:
+        # SQLite hands back text where PostgreSQL hands back uuids and datetimes.
+        received_at = row["received_at"]
+        return cls(
+            id=_as_uuid(row["id"]),
+            tenant_id=_as_uuid(row["tenant_id"]),
+            api_key_id=_as_uuid(row["api_key_id"]) if row["api_key_id"] is not None else None,
+            fingerprint=row["fingerprint"],
+            source_format=row["source_format"],
+            received_at=(
+                received_at
+                if isinstance(received_at, datetime)
+                else datetime.fromisoformat(received_at)
+            ),
+            normalized=orjson.loads(row["normalized"]),
+        )
+
+
+def _as_uuid(value: Any) -> uuid.UUID:
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(value)
+
+
 @dataclass
 class Run:
     tenant_id: uuid.UUID
     action: str  # firing, resolved, acknowledged, agent, ignored
-    rows: list[AlertEvent]
+    rows: list[InboxEvent]
     events: list[NormalizedEvent]
 
 
@@ -115,7 +151,7 @@ async def _process_batch() -> tuple[list[Outcome], dict[uuid.UUID, Alert], bool]
     return outcomes, committed, len(ready) < len(claimed)
 
 
-async def _claim(sql: Statement) -> list[AlertEvent]:
+async def _claim(sql: Statement) -> list[InboxEvent]:
     """The oldest pending events, locked for this transaction (PostgreSQL) so a
     concurrent job skips them; SQLite serialises writers anyway.
 
@@ -123,26 +159,25 @@ async def _claim(sql: Statement) -> list[AlertEvent]:
     in one global order (batches wait for each other, never deadlock); within a
     fingerprint, events keep the order they arrived in.
     """
-    query = (
-        AlertEvent.filter(processed_at__isnull=True)
-        .order_by("received_at")
-        .limit(CLAIM_LIMIT)
-        .using_db(sql.connection)
+    lock = "" if sql.sqlite else " FOR UPDATE SKIP LOCKED"
+    # Only constants are interpolated.
+    rows = await sql.rows(
+        "SELECT id, tenant_id, api_key_id, fingerprint, source_format, received_at, normalized "  # noqa: S608
+        "FROM alert_event WHERE processed_at IS NULL ORDER BY received_at "
+        f"LIMIT {CLAIM_LIMIT}{lock}"
     )
-    if not sql.sqlite:
-        query = query.select_for_update(skip_locked=True)
-    rows = await query
-    return sorted(rows, key=lambda r: (str(_tenant_id(r)), r.fingerprint, r.received_at))
+    events = [InboxEvent.from_row(row) for row in rows]
+    return sorted(events, key=lambda e: (str(e.tenant_id), e.fingerprint, e.received_at))
 
 
-async def _without_gaps(sql: Statement, rows: list[AlertEvent]) -> list[AlertEvent]:
+async def _without_gaps(sql: Statement, rows: list[InboxEvent]) -> list[InboxEvent]:
     """Leave out fingerprints with an older event still pending outside this batch
     (claimed by another job): applying ours first could resolve before it fires."""
     if not rows:
         return rows
     earliest: dict[tuple[str, str], datetime] = {}
     for row in rows:
-        key = (str(_tenant_id(row)), row.fingerprint)
+        key = (str(row.tenant_id), row.fingerprint)
         earliest[key] = min(earliest.get(key, row.received_at), row.received_at)
     older = (
         await AlertEvent.filter(
@@ -160,12 +195,7 @@ async def _without_gaps(sql: Statement, rows: list[AlertEvent]) -> list[AlertEve
         if (str(tenant_id), fingerprint) in earliest
         and received_at < earliest[(str(tenant_id), fingerprint)]
     }
-    return [row for row in rows if (str(_tenant_id(row)), row.fingerprint) not in blocked]
-
-
-def _tenant_id(row: AlertEvent) -> uuid.UUID:
-    tenant_id: uuid.UUID = row.tenant_id  # type: ignore[attr-defined]
-    return tenant_id
+    return [row for row in rows if (str(row.tenant_id), row.fingerprint) not in blocked]
 
 
 async def _enrichers(sql: Statement, runs: list[Run], now: datetime) -> dict[uuid.UUID, Enricher]:
@@ -188,7 +218,7 @@ def _action(event: NormalizedEvent) -> str:
     return event.status.value
 
 
-def _runs(rows: list[AlertEvent]) -> list[Run]:
+def _runs(rows: list[InboxEvent]) -> list[Run]:
     runs: list[Run] = []
     for row in rows:
         event = NormalizedEvent.from_json(row.normalized)
@@ -196,7 +226,7 @@ def _runs(rows: list[AlertEvent]) -> list[Run]:
         last = runs[-1] if runs else None
         same = (
             last is not None
-            and last.tenant_id == _tenant_id(row)
+            and last.tenant_id == row.tenant_id
             and last.rows[-1].fingerprint == row.fingerprint
             and last.action == action == "firing"
         )
@@ -204,7 +234,7 @@ def _runs(rows: list[AlertEvent]) -> list[Run]:
             last.rows.append(row)
             last.events.append(event)
         else:
-            runs.append(Run(_tenant_id(row), action, [row], [event]))
+            runs.append(Run(row.tenant_id, action, [row], [event]))
     return runs
 
 
@@ -308,8 +338,23 @@ _AUDITED = {
 }
 
 
+_AUDIT_COLUMNS = (
+    ("id", "uuid"),
+    ("tenant_id", "uuid"),
+    ("actor_type", "text"),
+    ("actor_id", "text"),
+    ("actor_name", "text"),
+    ("action", "text"),
+    ("target_type", "text"),
+    ("target_id", "text"),
+    ("source", "text"),
+    ("data", "jsonb"),
+    ("created_at", "timestamptz"),
+)
+
+
 async def _audit(
-    sql: Statement, outcomes: list[Outcome], rows: dict[uuid.UUID, AlertEvent], now: datetime
+    sql: Statement, outcomes: list[Outcome], rows: dict[uuid.UUID, InboxEvent], now: datetime
 ) -> None:
     """One entry per state change of the batch, in its transaction, in one INSERT."""
     entries = []
@@ -318,36 +363,32 @@ async def _audit(
         if action is None or outcome.alert_id is None:
             continue
         row = rows[outcome.event_ids[-1]]
-        agent = (row.normalized or {}).get("agent_metadata") or {}
-        key_id = row.api_key_id  # type: ignore[attr-defined]
+        agent = row.normalized.get("agent_metadata") or {}
         actor_type = ActorType.AGENT if agent else ActorType.API_KEY
         actor_id: str | None = str(agent.get("agent_id") or "agent")[:64] if agent else None
-        if not agent and key_id is not None:
-            actor_id = str(key_id)
+        if not agent and row.api_key_id is not None:
+            actor_id = str(row.api_key_id)
         entries.append(
-            AuditLog(
-                id=uuid.uuid4(),
-                tenant_id=outcome.tenant_id,
-                actor_type=actor_type,
-                actor_id=actor_id,
-                actor_name=str((row.normalized or {}).get("source") or row.source_format.value)[
-                    :200
-                ],
-                action=action,
-                target_type="alert",
-                target_id=str(outcome.alert_id),
-                source="webhook",
-                data={
-                    "format": row.source_format.value,
+            (
+                uuid.uuid4(),
+                outcome.tenant_id,
+                actor_type.value,
+                actor_id,
+                str(row.normalized.get("source") or row.source_format)[:200],
+                action,
+                "alert",
+                str(outcome.alert_id),
+                "webhook",
+                {
+                    "format": row.source_format,
                     "fingerprint": row.fingerprint,
                     "events": len(outcome.event_ids),
                     "inbox_event": str(row.id),
                 },
-                created_at=now,
+                now,
             )
         )
-    if entries:
-        await AuditLog.bulk_create(entries, using_db=sql.connection)
+    await sql.insert_rows("audit_log", _AUDIT_COLUMNS, entries)
 
 
 async def _mark_processed(sql: Statement, outcomes: list[Outcome], now: datetime) -> None:
@@ -360,13 +401,23 @@ async def _mark_processed(sql: Statement, outcomes: list[Outcome], now: datetime
     ]
     if not rows:
         return
-    as_uuid = "" if sql.sqlite else "::uuid"  # SQLite keeps uuids as text
+    if not sql.sqlite:
+        # Three arrays: the same statement text for every batch size.
+        ids, labels, alerts = (list(column) for column in zip(*rows, strict=True))
+        await sql.connection.execute_query(
+            "UPDATE alert_event SET processed_at = $1, outcome = given.outcome, "
+            "alert_id = given.alert_id, attempts = alert_event.attempts + 1 "
+            "FROM unnest($2::uuid[], $3::text[], $4::uuid[]) AS given(id, outcome, alert_id) "
+            "WHERE alert_event.id = given.id",
+            [now, ids, labels, alerts],
+        )
+        return
     params: dict[str, object] = {"now": now}
     values = []
     for i, (event_id, label, alert_id) in enumerate(rows):
         params.update({f"e{i}": event_id, f"o{i}": label, f"a{i}": alert_id})
-        values.append(f"(:e{i}{as_uuid}, :o{i}, :a{i}{as_uuid})")
-    # Only ":name" markers and casts are interpolated; values are parameters.
+        values.append(f"(:e{i}, :o{i}, :a{i})")
+    # Only ":name" markers are interpolated; values are parameters.
     await sql.rows(
         "UPDATE alert_event SET processed_at = :now, outcome = given.outcome, "  # noqa: S608
         "alert_id = given.alert_id, attempts = alert_event.attempts + 1 "

@@ -16,13 +16,42 @@ from opswatch.sql import Statement
 
 MAX_INSERT_ATTEMPTS = 8
 
+# The columns a new alert is written with, and their PostgreSQL types.
 _COLUMNS = (
-    "id, tenant_id, fingerprint, short_id, title, description, severity, status, source, "
-    "source_format, labels, annotations, runbook_url, group_key, generator_url, external_url, "
-    "starts_at, ends_at, first_received_at, last_received_at, occurrences, service_id, "
-    "agent_metadata, oncall_user_id, escalation_policy_id, escalation_state, "
-    "escalation_next_at, known_solution_id, escalation_tier, escalation_cycle, "
-    "notify_pending, created_at, updated_at, resolved_at"
+    ("id", "uuid"),
+    ("tenant_id", "uuid"),
+    ("fingerprint", "text"),
+    ("short_id", "text"),
+    ("title", "text"),
+    ("description", "text"),
+    ("severity", "text"),
+    ("status", "text"),
+    ("source", "text"),
+    ("source_format", "text"),
+    ("labels", "jsonb"),
+    ("annotations", "jsonb"),
+    ("runbook_url", "text"),
+    ("group_key", "text"),
+    ("generator_url", "text"),
+    ("external_url", "text"),
+    ("starts_at", "timestamptz"),
+    ("ends_at", "timestamptz"),
+    ("first_received_at", "timestamptz"),
+    ("last_received_at", "timestamptz"),
+    ("occurrences", "int"),
+    ("service_id", "uuid"),
+    ("agent_metadata", "jsonb"),
+    ("oncall_user_id", "uuid"),
+    ("escalation_policy_id", "uuid"),
+    ("escalation_state", "text"),
+    ("escalation_next_at", "timestamptz"),
+    ("known_solution_id", "uuid"),
+    ("escalation_tier", "int"),
+    ("escalation_cycle", "int"),
+    ("notify_pending", "bool"),
+    ("created_at", "timestamptz"),
+    ("updated_at", "timestamptz"),
+    ("resolved_at", "timestamptz"),
 )
 
 
@@ -38,57 +67,51 @@ class FiringRun:
     last_received_at: datetime
 
 
-def _values(i: int) -> str:
-    names = [
-        "id", "tenant", "fingerprint", "short_id", "title", "description", "severity",
-        "status", "source", "source_format", "labels", "annotations", "runbook_url",
-        "group_key", "generator_url", "external_url", "starts_at", "ends_at", "first",
-        "last", "count", "service", "agent_metadata", "oncall", "policy", "escalation",
-        "due", "solution",
-    ]  # fmt: skip
-    marks = ", ".join(f":{name}_{i}" for name in names)
-    return f"({marks}, 0, 0, :notify_{i}, :now, :now, :resolved_{i})"
-
-
-def _params(
-    i: int, new_id: uuid.UUID, short_id: str, run: FiringRun, status: AlertStatus
-) -> dict[str, object]:
+def _row(
+    new_id: uuid.UUID, short_id: str, run: FiringRun, status: AlertStatus, now: datetime
+) -> tuple[object, ...]:
+    """A new alert's values, in _COLUMNS order."""
     event = run.latest
-    escalating = status is AlertStatus.FIRING and run.enrichment.escalation_policy_id is not None
-    return {
-        f"id_{i}": new_id,
-        f"tenant_{i}": run.tenant_id,
-        f"fingerprint_{i}": event.fingerprint,
-        f"short_id_{i}": short_id,
-        f"title_{i}": event.title,
-        f"description_{i}": event.description,
-        f"severity_{i}": run.enrichment.severity.value,
-        f"status_{i}": status.value,
-        f"source_{i}": event.source[:200],
-        f"source_format_{i}": event.source_format.value,
-        f"labels_{i}": event.labels,
-        f"annotations_{i}": event.annotations,
-        f"runbook_url_{i}": run.enrichment.runbook_url,
-        f"group_key_{i}": event.group_key,
-        f"generator_url_{i}": event.generator_url,
-        f"external_url_{i}": event.external_url,
-        f"starts_at_{i}": event.starts_at,
-        f"ends_at_{i}": event.ends_at,
-        f"first_{i}": run.first_received_at,
-        f"last_{i}": run.last_received_at,
-        f"count_{i}": run.count,
-        f"service_{i}": run.enrichment.service_id,
-        f"agent_metadata_{i}": event.agent_metadata,
-        f"oncall_{i}": run.enrichment.oncall_user_id,
-        # An alert that opens firing under a policy is due for tier 1 at once.
-        f"policy_{i}": run.enrichment.escalation_policy_id,
-        f"escalation_{i}": (EscalationState.ACTIVE if escalating else EscalationState.NONE).value,
-        f"due_{i}": run.last_received_at if escalating else None,
-        f"solution_{i}": run.enrichment.known_solution_id,
-        f"resolved_{i}": run.last_received_at if status is AlertStatus.RESOLVED else None,
+    enrichment = run.enrichment
+    # An alert that opens firing under a policy is due for tier 1 at once.
+    escalating = status is AlertStatus.FIRING and enrichment.escalation_policy_id is not None
+    return (
+        new_id,
+        run.tenant_id,
+        event.fingerprint,
+        short_id,
+        event.title,
+        event.description,
+        enrichment.severity.value,
+        status.value,
+        event.source[:200],
+        event.source_format.value,
+        event.labels,
+        event.annotations,
+        enrichment.runbook_url,
+        event.group_key,
+        event.generator_url,
+        event.external_url,
+        event.starts_at,
+        event.ends_at,
+        run.first_received_at,
+        run.last_received_at,
+        run.count,
+        enrichment.service_id,
+        event.agent_metadata,
+        enrichment.oncall_user_id,
+        enrichment.escalation_policy_id,
+        (EscalationState.ACTIVE if escalating else EscalationState.NONE).value,
+        run.last_received_at if escalating else None,
+        enrichment.known_solution_id,
+        0,
+        0,
         # Only tenants with Slack have a message to post; the others skip the sync.
-        f"notify_{i}": run.enrichment.posts_to_slack,
-    }
+        enrichment.posts_to_slack,
+        now,
+        now,
+        run.last_received_at if status is AlertStatus.RESOLVED else None,
+    )
 
 
 async def upsert_firing(
@@ -103,14 +126,14 @@ async def upsert_firing(
     """
     new_ids = [uuid.uuid4() for _ in runs]
     short_ids = await _free_short_ids(sql, [run.tenant_id for run in runs])
-    params: dict[str, object] = {"now": now}
-    for i, (new_id, run) in enumerate(zip(new_ids, runs, strict=True)):
-        params.update(_params(i, new_id, short_ids[i], run, AlertStatus.FIRING))
-    # Only column names and ":name" markers are interpolated; values are parameters.
-    rows = await sql.rows(
-        f"INSERT INTO alert ({_COLUMNS}) VALUES "  # noqa: S608
-        + ", ".join(_values(i) for i in range(len(runs)))
-        + " ON CONFLICT (tenant_id, fingerprint) WHERE status <> 'resolved' DO UPDATE SET "
+    rows = await sql.insert_rows(
+        "alert",
+        _COLUMNS,
+        [
+            _row(new_id, short_id, run, AlertStatus.FIRING, now)
+            for new_id, short_id, run in zip(new_ids, short_ids, runs, strict=True)
+        ],
+        "ON CONFLICT (tenant_id, fingerprint) WHERE status <> 'resolved' DO UPDATE SET "
         "occurrences = alert.occurrences + excluded.occurrences, "
         "last_received_at = excluded.last_received_at, title = excluded.title, "
         "description = excluded.description, severity = excluded.severity, "
@@ -121,7 +144,6 @@ async def upsert_firing(
         "known_solution_id = COALESCE(alert.known_solution_id, excluded.known_solution_id), "
         "updated_at = excluded.updated_at "
         "RETURNING id, tenant_id, fingerprint",
-        **params,
     )
     found = {(str(r["tenant_id"]), r["fingerprint"]): _as_uuid(r["id"]) for r in rows}
     result = []
@@ -158,11 +180,11 @@ async def _free_short_ids(sql: Statement, tenant_ids: list[uuid.UUID]) -> list[s
 async def insert_resolved(sql: Statement, run: FiringRun, now: datetime) -> uuid.UUID | None:
     """Store an alert already resolved (an agent fixed it); None if the short id was taken."""
     new_id = uuid.uuid4()
-    rows = await sql.rows(
-        f"INSERT INTO alert ({_COLUMNS}) VALUES {_values(0)} "  # noqa: S608
+    rows = await sql.insert_rows(
+        "alert",
+        _COLUMNS,
+        [_row(new_id, new_short_id(), run, AlertStatus.RESOLVED, now)],
         "ON CONFLICT DO NOTHING RETURNING id",
-        now=now,
-        **_params(0, new_id, new_short_id(), run, AlertStatus.RESOLVED),
     )
     return new_id if rows else None
 
