@@ -90,11 +90,21 @@ def reference_of(data: dict[str, Any], name: str) -> uuid.UUID | None:
 
 async def publish_alert_event(*, alert: Alert, kind: AlertEventKind) -> str:
     """Publish after the change is committed, with the alert as it was committed."""
-    return await runtime.current().events.publish(
-        LiveEvent(
-            topic=TOPIC,
-            tenant_id=str(alert.tenant_id),  # type: ignore[attr-defined]
-            kind=kind.value,
-            data={"alert_id": str(alert.id), "alert": snapshot(alert)},
-        )
+    return (await publish_alert_events([(alert, kind)]))[0]
+
+
+async def publish_alert_events(changes: list[tuple[Alert, AlertEventKind]]) -> list[str]:
+    """Several committed changes, in order, in one go."""
+    if not changes:
+        return []
+    return await runtime.current().events.publish_many(
+        [
+            LiveEvent(
+                topic=TOPIC,
+                tenant_id=str(alert.tenant_id),  # type: ignore[attr-defined]
+                kind=kind.value,
+                data={"alert_id": str(alert.id), "alert": snapshot(alert)},
+            )
+            for alert, kind in changes
+        ]
     )

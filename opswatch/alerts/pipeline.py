@@ -24,7 +24,7 @@ from opswatch.alerts import store
 from opswatch.alerts.actions import SLACK_SYNC_JOB, TICK_JOB
 from opswatch.alerts.enrich import Enricher
 from opswatch.alerts.inbox import PROCESS_JOB
-from opswatch.alerts.live import AlertEventKind, publish_alert_event
+from opswatch.alerts.live import AlertEventKind, publish_alert_events
 from opswatch.alerts.normalize import NormalizedEvent
 from opswatch.knowledge import agent as agent_knowledge
 from opswatch.models import (
@@ -36,6 +36,7 @@ from opswatch.models import (
     Tenant,
 )
 from opswatch.queue import enqueue
+from opswatch.queue.drain import Drain
 from opswatch.sql import Statement
 
 
@@ -98,34 +99,57 @@ MAX_BATCHES_PER_JOB = 50
 RETRY_DEFERRED_MS = 200
 
 
+_drain = Drain()
+
+
 async def process_pending() -> list[Outcome]:
     """Process what is pending in the inbox, oldest first, batch after batch.
 
-    Jobs overlap freely: each claims rows the others have not locked.
+    One drain per process at a time (see ``opswatch.queue.drain``); drains in
+    different processes overlap freely, each claiming rows the others have not
+    locked.
     """
-    outcomes: list[Outcome] = []
-    for _ in range(MAX_BATCHES_PER_JOB):
-        batch, committed, deferred = await _process_batch()
-        # Published per batch (after its commit), not after the whole job.
-        for outcome in batch:
-            if outcome.kind is not None and outcome.alert_id is not None:
-                await publish_alert_event(alert=committed[outcome.alert_id], kind=outcome.kind)
-        if any(
-            o.kind is AlertEventKind.CREATED
-            and o.alert_id is not None
-            and committed[o.alert_id].escalation_state is EscalationState.ACTIVE
-            for o in batch
-        ):
-            await enqueue(TICK_JOB)  # tier 1 now, not at the next scheduler tick
-        if any(committed[a].notify_pending for a in committed):
-            await enqueue(SLACK_SYNC_JOB)
-        outcomes += batch
-        if deferred:
-            # Another job holds older events of these fingerprints: come back after it.
-            await enqueue(PROCESS_JOB, delay_ms=RETRY_DEFERRED_MS)
-        if not batch:
-            break
-    return outcomes
+    if not _drain.start():
+        return []
+    try:
+        outcomes: list[Outcome] = []
+        for _ in range(MAX_BATCHES_PER_JOB):
+            _drain.next_round()
+            batch, deferred = await _process_and_announce()
+            outcomes += batch
+            if deferred:
+                # Another job holds older events of these fingerprints: come back after it.
+                await enqueue(PROCESS_JOB, delay_ms=RETRY_DEFERRED_MS)
+            if not batch and not _drain.asked_again:
+                return outcomes
+        # Still more after many batches: a fresh job goes on, so no job runs unbounded.
+        await enqueue(PROCESS_JOB)
+        return outcomes
+    finally:
+        _drain.finish()
+
+
+async def _process_and_announce() -> tuple[list[Outcome], bool]:
+    """One batch, committed, then announced: live events and the jobs it calls for."""
+    batch, committed, deferred = await _process_batch()
+    # Published per batch (after its commit), not after the whole job.
+    await publish_alert_events(
+        [
+            (committed[outcome.alert_id], outcome.kind)
+            for outcome in batch
+            if outcome.kind is not None and outcome.alert_id is not None
+        ]
+    )
+    if any(
+        o.kind is AlertEventKind.CREATED
+        and o.alert_id is not None
+        and committed[o.alert_id].escalation_state is EscalationState.ACTIVE
+        for o in batch
+    ):
+        await enqueue(TICK_JOB)  # tier 1 now, not at the next scheduler tick
+    if any(committed[a].notify_pending for a in committed):
+        await enqueue(SLACK_SYNC_JOB)
+    return batch, deferred
 
 
 async def _process_batch() -> tuple[list[Outcome], dict[uuid.UUID, Alert], bool]:

@@ -29,6 +29,9 @@ class EventBus(Protocol):
     async def publish(self, event: LiveEvent) -> str:
         """Publish and return the event's cursor."""
 
+    async def publish_many(self, events: list[LiveEvent]) -> list[str]:
+        """Publish in order, in one round trip where the bus has round trips."""
+
     def subscribe(
         self, *, topic: str, tenant_id: str, after: str | None = None
     ) -> AsyncIterator[LiveEvent]:

@@ -38,6 +38,9 @@ class MemoryEventBus:
                 subscription.offer(stamped)
         return stamped.cursor
 
+    async def publish_many(self, events: list[LiveEvent]) -> list[str]:
+        return [await self.publish(event) for event in events]
+
     async def subscribe(
         self, *, topic: str, tenant_id: str, after: str | None = None
     ) -> AsyncIterator[LiveEvent]:
