@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 from tortoise import Tortoise, connections
+from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.migrations.api import migrate
 
 MODELS_APP = "models"
@@ -18,7 +19,7 @@ class DatabaseUnavailable(RuntimeError):
 
 def tortoise_config(database_url: str) -> dict[str, Any]:
     return {
-        "connections": {"default": database_url},
+        "connections": {"default": _connection(database_url)},
         "apps": {
             MODELS_APP: {
                 "models": ["opswatch.models"],
@@ -29,6 +30,21 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
         "use_tz": True,
         "timezone": "UTC",
     }
+
+
+def _connection(database_url: str) -> dict[str, Any]:
+    connection: dict[str, Any] = expand_db_url(database_url)
+    if connection["engine"] == "tortoise.backends.asyncpg":
+        credentials = connection["credentials"]
+        settings = dict(credentials.get("server_settings") or {})
+        # Plan every statement for the tables as they are now. asyncpg prepares
+        # statements, and PostgreSQL keeps a generic plan once it looked cheap: a plan
+        # made while the alert tables were nearly empty (a fresh install, the first
+        # minute of a storm) scanned them whole, and was kept at every batch while
+        # they grew, until the next ANALYZE. Planning costs tens of microseconds.
+        settings.setdefault("plan_cache_mode", "force_custom_plan")
+        credentials["server_settings"] = settings
+    return connection
 
 
 # For `python -m tortoise -c opswatch.db.TORTOISE_ORM makemigrations`.
