@@ -44,7 +44,17 @@ def _connection(database_url: str) -> dict[str, Any]:
         # they grew, until the next ANALYZE. Planning costs tens of microseconds.
         settings.setdefault("plan_cache_mode", "force_custom_plan")
         credentials["server_settings"] = settings
+        credentials["reset"] = _keep_session
     return connection
+
+
+async def _keep_session(connection: Any) -> None:
+    """What a connection released to the pool runs besides asyncpg's own rollback of
+    an open transaction: nothing. asyncpg's default (unlock advisory locks, close
+    cursors, UNLISTEN, RESET ALL) is a round trip per release, twice per webhook;
+    OpsWatch takes only transaction-scoped advisory locks, holds no cursors beyond
+    a transaction, never LISTENs and never SETs session state, so there is nothing
+    to undo."""
 
 
 # For `python -m tortoise -c opswatch.db.TORTOISE_ORM makemigrations`.

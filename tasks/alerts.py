@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from opswatch.alerts.inbox import INGEST_QUEUE, PROCESS_JOB
 from opswatch.alerts.pipeline import process_pending
 from opswatch.alerts.sweeper import sweep_inbox
 from opswatch.queue import job
 from tasks.scheduler import periodic
 
 
-@job("alerts.process_pending", queue_name="ingest", max_retries=20, min_backoff_ms=200)
+@job(PROCESS_JOB, queue_name=INGEST_QUEUE, max_retries=20, min_backoff_ms=200)
 async def process_pending_job() -> None:
     await process_pending()
 

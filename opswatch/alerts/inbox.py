@@ -28,6 +28,7 @@ from opswatch.sql import Statement
 log = logging.getLogger(__name__)
 
 PROCESS_JOB = "alerts.process_pending"
+INGEST_QUEUE = "ingest"  # its own queue: alerts never wait behind Slack or paging work
 
 
 class InboxWriter:
