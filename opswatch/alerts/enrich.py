@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from opswatch.alerts.normalize import NormalizedEvent, map_severity
-from opswatch.knowledge.matching import Matcher
+from opswatch.knowledge.matching import Matcher, Rule
 from opswatch.knowledge.runbooks import RunbookIndex
 from opswatch.models import EscalationPolicy, Roster, Service, Severity, Tenant
 from opswatch.rosters.plans import load_plans
-from opswatch.rosters.resolve import holding_at
+from opswatch.rosters.resolve import Plan, holding_at
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,72 @@ class Enrichment:
     escalation_policy_id: uuid.UUID | None = None  # escalates from tier 1 when it opens
     posts_to_slack: bool = False  # the tenant has a Slack workspace: a message is due
     known_solution_id: uuid.UUID | None = None  # the knowledge entry that solves it
+
+
+# Overrides are loaded for this long ahead: a kept configuration answers who is on
+# call at any moment inside it (rotations are arithmetic; overrides are listed).
+PLAN_WINDOW = timedelta(minutes=10)
+MAX_KEPT = 1_000
+
+
+@dataclass(frozen=True)
+class TenantConfig:
+    """What enrichment reads of a tenant's configuration, kept per process.
+
+    Loading it is several queries; a worker at 200 alerts/s processes about a
+    hundred batches a second, so it is loaded again only when the tenant's
+    ``config_version`` moved (database triggers bump it in the same transaction
+    as any change to what is read here) or when ``at`` leaves the window its
+    overrides were loaded for.
+    """
+
+    key: tuple[uuid.UUID, datetime, int]  # tenant, its creation, config_version
+    loaded_for: tuple[datetime, datetime]
+    services: list[Service]
+    plans: Mapping[uuid.UUID, Plan]  # by roster id, for the services' rosters
+    policies: list[EscalationPolicy]
+    rules: list[Rule]
+    has_solutions: bool
+    runbooks: RunbookIndex
+
+    @classmethod
+    async def current(cls, tenant: Tenant, at: datetime) -> TenantConfig:
+        # created_at too: a test database recreated with the same tenant id and
+        # version must not be served what an earlier one held.
+        key = (tenant.id, tenant.created_at, tenant.config_version)
+        kept = _kept.get(tenant.id)
+        if kept is not None and kept.key == key and kept.loaded_for[0] <= at < kept.loaded_for[1]:
+            return kept
+        config = await cls._load(tenant, key, at)
+        if len(_kept) >= MAX_KEPT:
+            _kept.clear()
+        _kept[tenant.id] = config
+        return config
+
+    @classmethod
+    async def _load(
+        cls, tenant: Tenant, key: tuple[uuid.UUID, datetime, int], at: datetime
+    ) -> TenantConfig:
+        services = await Service.filter(tenant=tenant).limit(10_000)
+        roster_ids = {s.roster_id for s in services if s.roster_id}  # type: ignore[attr-defined]
+        plans: dict[uuid.UUID, Plan] = {}
+        if roster_ids:
+            rosters = await Roster.filter(id__in=roster_ids, tenant=tenant)
+            plans = await load_plans(rosters, at, at + PLAN_WINDOW)
+        rules, has_solutions = await Matcher.load_rules(tenant)
+        return cls(
+            key=key,
+            loaded_for=(at, at + PLAN_WINDOW),
+            services=list(services),
+            plans=plans,
+            policies=list(await EscalationPolicy.filter(tenant=tenant).limit(1_000)),
+            rules=rules,
+            has_solutions=has_solutions,
+            runbooks=await RunbookIndex.for_tenant(tenant),
+        )
+
+
+_kept: dict[uuid.UUID, TenantConfig] = {}
 
 
 class Enricher:
@@ -49,18 +115,18 @@ class Enricher:
 
     @classmethod
     async def for_tenant(cls, tenant: Tenant, at: datetime) -> Enricher:
-        """The tenant's services and who is on call for each rostered one at ``at``:
-        a handful of queries per batch, none per event."""
-        services = await Service.filter(tenant=tenant).limit(10_000)
-        roster_ids = {s.roster_id for s in services if s.roster_id}  # type: ignore[attr-defined]
-        oncall: dict[uuid.UUID, uuid.UUID | None] = {}
-        if roster_ids:
-            rosters = await Roster.filter(id__in=roster_ids, tenant=tenant)
-            plans = await load_plans(rosters, at, at + timedelta(seconds=1))
-            oncall = {rid: holding_at(plan, at).user_id for rid, plan in plans.items()}
-        policies = await EscalationPolicy.filter(tenant=tenant).limit(1_000)
-        runbooks = await RunbookIndex.for_tenant(tenant)
-        return cls(tenant, services, oncall, policies, await Matcher.for_tenant(tenant), runbooks)
+        """The enricher for one batch; ``tenant`` as just read, so that its
+        ``config_version`` says whether the configuration kept here is current."""
+        config = await TenantConfig.current(tenant, at)
+        oncall = {rid: holding_at(plan, at).user_id for rid, plan in config.plans.items()}
+        return cls(
+            tenant,
+            config.services,
+            oncall,
+            config.policies,
+            Matcher(tenant.id, config.rules, config.has_solutions),
+            config.runbooks,
+        )
 
     async def prepare(self, events: Sequence[NormalizedEvent]) -> None:
         """What enrichment needs beyond the tenant's own rows: similar knowledge."""

@@ -77,6 +77,13 @@ class Matcher:
     async def for_tenant(
         cls, tenant: Tenant, connection: BaseDBAsyncClient | None = None
     ) -> Matcher:
+        return cls(tenant.id, *await cls.load_rules(tenant, connection))
+
+    @staticmethod
+    async def load_rules(
+        tenant: Tenant, connection: BaseDBAsyncClient | None = None
+    ) -> tuple[list[Rule], bool]:
+        """The tenant's matching rules, and whether it has any solved entry at all."""
         solved = Incident.filter(tenant=tenant, solution__isnull=False)
         if connection is not None:
             solved = solved.using_db(connection)
@@ -84,8 +91,7 @@ class Matcher:
             await solved.filter(match_rule__isnull=False).order_by("-updated_at").limit(MAX_RULES)
         )
         rules = [r for i in with_rules if (r := Rule.of(i)) is not None]
-        has_solutions = bool(rules) or await solved.exists()
-        return cls(tenant.id, rules, has_solutions)
+        return rules, bool(rules) or await solved.exists()
 
     def by_rule(self, title: str, labels: dict[str, Any]) -> uuid.UUID | None:
         alertname = alertname_of(title, labels)

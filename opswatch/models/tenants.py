@@ -26,6 +26,11 @@ class Tenant(Entity):
     # The number calls and SMS come from; inbound SMS find their tenant by it.
     telephony_number = fields.CharField(max_length=20, unique=True, null=True)
     updated_at = fields.DatetimeField(auto_now=True)
+    # Bumped by database triggers whenever what enrichment reads changes (services,
+    # rosters and their members and overrides, users, escalation policies, solved
+    # knowledge, runbooks), so workers may keep that configuration between batches.
+    # Only the triggers write it: save a Tenant with update_fields, never whole.
+    config_version = fields.BigIntField(default=0, db_default=0)
 
     class Meta:
         table = "tenant"
