@@ -10,10 +10,10 @@ The expressions here are the ones ``opswatch.knowledge.search`` queries with:
 PostgreSQL uses an expression index only for the identical expression.
 """
 
-from typing import Any
-
 from tortoise import migrations
 from tortoise.migrations import operations as ops
+
+from opswatch.migrations import by_dialect
 
 INCIDENT_WORDS = (
     "coalesce(title, '') || ' ' || coalesce(summary, '') || ' ' || "
@@ -63,21 +63,11 @@ SQLITE_REVERSE = [
 ]
 
 
-def _runner(postgres: list[str], sqlite: list[str]) -> Any:
-    async def run(apps: Any, schema_editor: Any) -> None:
-        client = schema_editor.client
-        statements = sqlite if client.capabilities.dialect == "sqlite" else postgres
-        for sql in statements:
-            await client.execute_script(sql)
-
-    return run
-
-
 class Migration(migrations.Migration):
     dependencies = [("models", "0006_slack")]
 
     initial = False
 
     operations = [
-        ops.RunPython(_runner(POSTGRES, SQLITE), _runner(POSTGRES_REVERSE, SQLITE_REVERSE)),
+        ops.RunPython(by_dialect(POSTGRES, SQLITE), by_dialect(POSTGRES_REVERSE, SQLITE_REVERSE)),
     ]

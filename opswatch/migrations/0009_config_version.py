@@ -12,10 +12,10 @@ appearing or going, or its solution or matching rule changing (an agent's
 repeat occurrence changes neither).
 """
 
-from typing import Any
-
 from tortoise import fields, migrations
 from tortoise.migrations import operations as ops
+
+from opswatch.migrations import by_dialect
 
 # (table, how a row names its tenant: a column, or the parent table and key to it)
 TABLES: list[tuple[str, tuple[str, ...]]] = [
@@ -128,16 +128,6 @@ SQLITE_REVERSE = [
 ]
 
 
-def _runner(postgres: list[str], sqlite: list[str]) -> Any:
-    async def run(apps: Any, schema_editor: Any) -> None:
-        client = schema_editor.client
-        statements = sqlite if client.capabilities.dialect == "sqlite" else postgres
-        for sql in statements:
-            await client.execute_script(sql)
-
-    return run
-
-
 class Migration(migrations.Migration):
     dependencies = [("models", "0008_retention_indexes")]
 
@@ -149,5 +139,7 @@ class Migration(migrations.Migration):
             name="config_version",
             field=fields.BigIntField(default=0, db_default=0),
         ),
-        ops.RunPython(_runner(_postgres(), _sqlite()), _runner(POSTGRES_REVERSE, SQLITE_REVERSE)),
+        ops.RunPython(
+            by_dialect(_postgres(), _sqlite()), by_dialect(POSTGRES_REVERSE, SQLITE_REVERSE)
+        ),
     ]
