@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cached_property
 from typing import TypeVar
 
 from strawberry.dataloader import DataLoader
@@ -45,23 +46,63 @@ def _by_id(model: type[Row], tenant_id: uuid.UUID | None) -> DataLoader[uuid.UUI
 
 
 class Loaders:
+    """One request's (or one subscription event's) loaders, each made when first used:
+    a live feed makes a fresh set per event, and most events use none of them."""
+
     def __init__(self, tenant_id: uuid.UUID | None) -> None:
         self.tenant_id = tenant_id
-        self.user = _by_id(User, tenant_id)
-        self.service = _by_id(Service, tenant_id)
-        self.incident = _by_id(Incident, tenant_id)
-        self.tenant = _tenant_loader(tenant_id)
-        self.roster = _by_id(Roster, tenant_id)
-        self.roster_members = _roster_members(tenant_id)
-        self.sub_rosters = _sub_rosters(tenant_id)
-        self.plan = _plans(tenant_id)
-        self.escalation_events = _escalation_events(tenant_id)
-        self.escalation_policy = _policies(tenant_id)
-        self.incident_alerts = _children(Alert, "incident_id", tenant_id, ("created_at", "id"), 100)
-        self.alert_timeline = _alert_timeline(tenant_id)
-        self.incident_updates = _children(
-            IncidentUpdate, "incident_id", tenant_id, ("created_at", "id"), 200
-        )
+
+    @cached_property
+    def user(self) -> DataLoader[uuid.UUID, User | None]:
+        return _by_id(User, self.tenant_id)
+
+    @cached_property
+    def service(self) -> DataLoader[uuid.UUID, Service | None]:
+        return _by_id(Service, self.tenant_id)
+
+    @cached_property
+    def incident(self) -> DataLoader[uuid.UUID, Incident | None]:
+        return _by_id(Incident, self.tenant_id)
+
+    @cached_property
+    def tenant(self) -> DataLoader[uuid.UUID, Tenant | None]:
+        return _tenant_loader(self.tenant_id)
+
+    @cached_property
+    def roster(self) -> DataLoader[uuid.UUID, Roster | None]:
+        return _by_id(Roster, self.tenant_id)
+
+    @cached_property
+    def roster_members(self) -> DataLoader[uuid.UUID, list[User]]:
+        return _roster_members(self.tenant_id)
+
+    @cached_property
+    def sub_rosters(self) -> DataLoader[uuid.UUID, list[Roster]]:
+        return _sub_rosters(self.tenant_id)
+
+    @cached_property
+    def plan(self) -> DataLoader[PlanKey, Plan | None]:
+        return _plans(self.tenant_id)
+
+    @cached_property
+    def escalation_events(self) -> DataLoader[uuid.UUID, list[EscalationEvent]]:
+        return _escalation_events(self.tenant_id)
+
+    @cached_property
+    def escalation_policy(self) -> DataLoader[uuid.UUID, EscalationPolicy | None]:
+        return _policies(self.tenant_id)
+
+    @cached_property
+    def incident_alerts(self) -> DataLoader[uuid.UUID, list[Alert]]:
+        return _children(Alert, "incident_id", self.tenant_id, ("created_at", "id"), 100)
+
+    @cached_property
+    def alert_timeline(self) -> DataLoader[str, list[AuditLog]]:
+        return _alert_timeline(self.tenant_id)
+
+    @cached_property
+    def incident_updates(self) -> DataLoader[uuid.UUID, list[IncidentUpdate]]:
+        return _children(IncidentUpdate, "incident_id", self.tenant_id, ("created_at", "id"), 200)
 
 
 def _tenant_loader(tenant_id: uuid.UUID | None) -> DataLoader[uuid.UUID, Tenant | None]:
