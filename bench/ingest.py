@@ -113,10 +113,10 @@ import sys
 import tempfile
 import time
 import traceback
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -484,7 +484,7 @@ async def redis_cleanup(url: str, namespace: str) -> None:
 class Counts:
     events: int
     processed: int
-    alerts: int
+    alerts: int | None  # only exact counts (before and after a phase) have it
 
     @property
     def backlog(self) -> int:
@@ -496,6 +496,52 @@ COUNTS_SQL = (
     "(SELECT count(*) FROM alert_event WHERE processed_at IS NULL) AS pending, "
     "(SELECT count(*) FROM alert) AS alerts"
 )
+# While a phase runs, counts are polled twice a second; whole-table counts over a
+# growing inbox cost the database more and more (in a full run, the latency phase
+# after 140,000 events measured p99 53 ms against 30 ms without the polling). So
+# polls count only recent inbox rows through the (tenant_id, received_at) index,
+# adding rows to a running total once they are SETTLE old (committed by then:
+# the webhook commits within milliseconds of stamping received_at).
+# Placeholders: "$n" for PostgreSQL, rewritten to "?" for SQLite.
+SETTLE = timedelta(seconds=5)
+EVENTS_BEFORE_SQL = (
+    "SELECT count(*) FROM alert_event "
+    "WHERE tenant_id = (SELECT id FROM tenant WHERE slug = 'bench') AND received_at < $1"
+)
+EVENTS_BETWEEN_SQL = (
+    "SELECT count(*) FROM alert_event "
+    "WHERE tenant_id = (SELECT id FROM tenant WHERE slug = 'bench') "
+    "AND received_at >= $1 AND received_at < $2"
+)
+RECENT_SQL = (
+    "SELECT (SELECT count(*) FROM alert_event "
+    "WHERE tenant_id = (SELECT id FROM tenant WHERE slug = 'bench') "
+    "AND received_at >= $1) AS recent, "
+    "(SELECT count(*) FROM alert_event WHERE processed_at IS NULL) AS pending"
+)
+
+
+class InboxTally:
+    """The number of inbox rows, kept up to date with queries over recent rows only."""
+
+    def __init__(self) -> None:
+        self.watermark: datetime | None = None
+        self.settled = 0  # rows received before the watermark
+
+    async def counts(self, fetch: Callable[[str, tuple[Any, ...]], Awaitable[Any]]) -> Counts:
+        mark = datetime.now(UTC) - SETTLE
+        if self.watermark is None:
+            self.settled = (await fetch(EVENTS_BEFORE_SQL, (mark,)))[0]
+        elif mark > self.watermark:
+            self.settled += (await fetch(EVENTS_BETWEEN_SQL, (self.watermark, mark)))[0]
+        else:
+            mark = self.watermark
+        self.watermark = mark
+        recent, pending = await fetch(RECENT_SQL, (mark,))
+        events = self.settled + recent
+        return Counts(events, events - pending, alerts=None)
+
+
 FINGERPRINT_PG = (
     "SELECT count(*) AS alerts, coalesce(sum(occurrences), 0) AS occurrences "
     "FROM alert WHERE fingerprint = $1"
@@ -520,6 +566,7 @@ class PostgresCounts:
     def __init__(self, connection: Any) -> None:
         self.connection = connection
         self.lock = asyncio.Lock()
+        self.tally = InboxTally()
 
     @classmethod
     async def open(cls, dsn: str) -> PostgresCounts:
@@ -529,9 +576,17 @@ class PostgresCounts:
         return cls(connection)
 
     async def counts(self) -> Counts:
+        """Cheap, for polling while a phase runs (no alert count)."""
+        async with self.lock:
+            return await self.tally.counts(self._fetch)
+
+    async def exact_counts(self) -> Counts:
         async with self.lock:
             row = await self.connection.fetchrow(COUNTS_SQL)
         return Counts(row["events"], row["events"] - row["pending"], row["alerts"])
+
+    async def _fetch(self, sql: str, args: tuple[Any, ...]) -> Any:
+        return await self.connection.fetchrow(sql, *args)
 
     async def fingerprint(self, fingerprint: str) -> tuple[int, int]:
         async with self.lock:
@@ -565,10 +620,20 @@ class SqliteCounts:
             f"file:{path}?mode=ro", uri=True, timeout=10, check_same_thread=False
         )
         self.lock = asyncio.Lock()
+        self.tally = InboxTally()
 
     def _counts(self) -> Counts:
         events, pending, alerts = self.connection.execute(COUNTS_SQL).fetchone()
         return Counts(events, events - pending, alerts)
+
+    def _fetch_now(self, sql: str, args: tuple[Any, ...]) -> Any:
+        # SQLite keeps times as Tortoise writes them: str() of an aware datetime.
+        return self.connection.execute(
+            re.sub(r"\$\d+", "?", sql), [str(arg) for arg in args]
+        ).fetchone()
+
+    async def _fetch(self, sql: str, args: tuple[Any, ...]) -> Any:
+        return await asyncio.to_thread(self._fetch_now, sql, args)
 
     def _fingerprint(self, fingerprint: str) -> tuple[int, int]:
         alerts, occurrences = self.connection.execute(FINGERPRINT_SQLITE, (fingerprint,)).fetchone()
@@ -582,6 +647,11 @@ class SqliteCounts:
         }
 
     async def counts(self) -> Counts:
+        """Cheap, for polling while a phase runs (no alert count)."""
+        async with self.lock:
+            return await self.tally.counts(self._fetch)
+
+    async def exact_counts(self) -> Counts:
         async with self.lock:
             return await asyncio.to_thread(self._counts)
 
@@ -682,7 +752,7 @@ class CpuMeter:
     ) -> dict[str, float]:
         if seconds <= 0:
             return {}
-        used: Counter[str] = Counter()
+        used: dict[str, float] = defaultdict(float)
         for pid, (component, total) in after.items():
             previous = before.get(pid)
             start = previous[1] if previous is not None and previous[0] == component else 0.0
@@ -1087,9 +1157,10 @@ async def wait_drained(
     while True:
         now = await db.counts()
         if now.processed >= now.events:
-            return True, time.perf_counter(), now
+            done = time.perf_counter()
+            return True, done, await db.exact_counts()
         if time.perf_counter() >= deadline:
-            return False, time.perf_counter(), now
+            return False, time.perf_counter(), await db.exact_counts()
         await asyncio.sleep(0.1)
 
 
@@ -1113,7 +1184,7 @@ async def measure(
 ) -> dict[str, Any]:
     """Run ``load``, then wait for the backlog to drain; the figures both ways."""
     reference_ms = speed_check()
-    before = await target.db.counts()
+    before = await target.db.exact_counts()
     samples: list[tuple[float, Counts]] = []
     profiles: list[asyncio.subprocess.Process] = []
     if target.profiler is not None:
@@ -1157,7 +1228,7 @@ async def measure(
         "drained": drained,
         "drain_s": round(done - load_end, 2),
         "processed_per_s": round((final.processed - before.processed) / (done - started), 1),
-        "new_alerts": final.alerts - before.alerts,
+        "new_alerts": (final.alerts or 0) - (before.alerts or 0),
         "speed_check_ms": reference_ms,
         "cpu_cores_load": CpuMeter.cores(cpu_start, cpu_load_end, load_end - started),
         "cpu_cores_drain": CpuMeter.cores(cpu_load_end, cpu_done, done - load_end),
