@@ -12,6 +12,7 @@ from typing import Any
 from opswatch import db
 from opswatch.cli.output import CommandError, connected, run_with_database
 from opswatch.config import Settings, load_settings
+from opswatch.gc_tuning import tune_for_server
 
 log = logging.getLogger("opswatch")
 
@@ -158,6 +159,7 @@ def worker_command(args: argparse.Namespace) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     worker.start()
+    tune_for_server()  # after the boot (database, runtime), so what it built is frozen
     log.info("worker running %d jobs on %d threads", len(broker.actors), args.threads)
     stop.wait()
     log.info("worker stopping")

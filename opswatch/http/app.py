@@ -16,6 +16,7 @@ from starlette.routing import Route, WebSocketRoute
 from opswatch import db, runtime
 from opswatch.config import Settings
 from opswatch.errors import OpsWatchError
+from opswatch.gc_tuning import tune_for_server
 from opswatch.http import incidents, rosters, runbooks, slack, twilio, vonage, webhooks
 from opswatch.http.graphql import graphql_app
 from opswatch.http.health import healthz, metrics, readyz
@@ -30,6 +31,7 @@ def create_app(
     connect_database: bool = True,
     run_scheduler: bool | None = None,
     shared_runtime: runtime.Runtime | None = None,
+    tune_gc: bool = False,
 ) -> Starlette:
     """Build the app. ``run_scheduler`` defaults to the embedded shape, where this one
     process also runs the periodic ticks; in production ``opswatch scheduler`` does.
@@ -50,6 +52,8 @@ def create_app(
             from tasks.scheduler import Scheduler
 
             scheduler = asyncio.get_running_loop().create_task(Scheduler().run_forever())
+        if tune_gc:
+            tune_for_server()  # after start-up, so what it built is frozen
         try:
             yield
         finally:

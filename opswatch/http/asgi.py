@@ -3,4 +3,5 @@
 from opswatch.config import load_settings
 from opswatch.http.app import create_app
 
-app = create_app(load_settings())
+# A served process (opswatch serve, opswatch api): its garbage collector is tuned.
+app = create_app(load_settings(), tune_gc=True)
