@@ -51,10 +51,10 @@ def _connection(database_url: str) -> dict[str, Any]:
 async def _keep_session(connection: Any) -> None:
     """What a connection released to the pool runs besides asyncpg's own rollback of
     an open transaction: nothing. asyncpg's default (unlock advisory locks, close
-    cursors, UNLISTEN, RESET ALL) is a round trip per release, twice per webhook;
-    OpsWatch takes only transaction-scoped advisory locks, holds no cursors beyond
-    a transaction, never LISTENs and never SETs session state, so there is nothing
-    to undo."""
+    cursors, UNLISTEN, RESET ALL) costs a round trip per release, and a processing
+    batch releases connections several times. OpsWatch takes only
+    transaction-scoped advisory locks, holds no cursors beyond a transaction, never
+    LISTENs and never SETs session state, so there is nothing to undo."""
 
 
 # For `python -m tortoise -c opswatch.db.TORTOISE_ORM makemigrations`.
