@@ -135,7 +135,7 @@ import signal
 import sys
 import tempfile
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
@@ -149,6 +149,7 @@ import ingest
 from common import (
     REPO,
     HelpFormatter,
+    at_least_one,
     create_database,
     drop_database,
     machine,
@@ -208,8 +209,18 @@ TABLES = ("alert", "alert_event", "escalation_event", "notification", "audit_log
 # Parameters shared by every statement: $1 tenant id, $2 as-of, $3 the run's salt,
 # $4 how many rows, $5 the fingerprint prefix (the category), $6 and $7 the oldest
 # and newest age in days: row g of n is (oldest - (oldest - newest) * g / n) days old.
+# SEED_ROWS is that row source; each statement selects its columns from it.
 
-ALERTS_SQL = """
+SEED_ROWS = """FROM generate_series(1, $4::int) AS g,
+    LATERAL (
+        SELECT $5 || '-' || g AS fp,
+            $2::timestamptz - ($6::float8 - ($6::float8 - $7::float8) * g / $4::int)
+                * interval '1 day' AS t
+    ) AS row_of
+"""
+
+ALERTS_SQL = (
+    """
 INSERT INTO alert (
     id, created_at, fingerprint, short_id, title, description, severity, status, source,
     source_format, labels, annotations, first_received_at, last_received_at, occurrences,
@@ -225,17 +236,14 @@ SELECT
     CASE WHEN $9::text = 'resolved' THEN t END,
     CASE WHEN $9::text = 'resolved' THEN 'stopped' ELSE 'none' END,
     0, 0, false, t, $10, $1
-FROM generate_series(1, $4::int) AS g,
-    LATERAL (
-        SELECT $5 || '-' || g AS fp,
-            $2::timestamptz - ($6::float8 - ($6::float8 - $7::float8) * g / $4::int)
-                * interval '1 day' AS t
-    ) AS row_of
 """
+    + SEED_ROWS
+)
 
 # $8 the event's status, $9 its outcome, $10 whether it belongs to the alert of
 # the same fingerprint (else it opened none).
-EVENTS_SQL = """
+EVENTS_SQL = (
+    """
 INSERT INTO alert_event (
     id, created_at, source_format, fingerprint, status, normalized, payload, received_at,
     processed_at, attempts, outcome, alert_id, api_key_id, tenant_id)
@@ -250,16 +258,13 @@ SELECT
         'severity', 'critical', 'host', 'host-' || g % 500),
     t - interval '2 hours', t - interval '2 hours' + interval '20 milliseconds', 1, $9::text,
     CASE WHEN $10 THEN md5($3 || ':alert:' || fp)::uuid END, NULL, $1
-FROM generate_series(1, $4::int) AS g,
-    LATERAL (
-        SELECT $5 || '-' || g AS fp,
-            $2::timestamptz - ($6::float8 - ($6::float8 - $7::float8) * g / $4::int)
-                * interval '1 day' AS t
-    ) AS row_of
 """
+    + SEED_ROWS
+)
 
 # Every fifth alert of the category was paged once, by SMS.
-ESCALATIONS_SQL = """
+ESCALATIONS_SQL = (
+    """
 INSERT INTO escalation_event (
     id, created_at, cycle, tier, target, channel, status, provider, provider_ref,
     to_address, message, sent_at, attempts, updated_at, alert_id, tenant_id)
@@ -269,30 +274,25 @@ SELECT
     '+1555' || lpad((g % 10000000)::text, 7, '0'), 'OpsWatch: ' || fp || ' is firing',
     t - interval '119 minutes', 1, t - interval '119 minutes',
     md5($3 || ':alert:' || fp)::uuid, $1
-FROM generate_series(1, $4::int) AS g,
-    LATERAL (
-        SELECT $5 || '-' || g AS fp,
-            $2::timestamptz - ($6::float8 - ($6::float8 - $7::float8) * g / $4::int)
-                * interval '1 day' AS t
-    ) AS row_of
-WHERE g % 5 = 0
 """
+    + SEED_ROWS
+    + """WHERE g % 5 = 0
+"""
+)
 
-NOTICES_SQL = """
+NOTICES_SQL = (
+    """
 INSERT INTO notification (
     id, created_at, dedup_key, kind, channel, text, payload, status, sent_at, tenant_id)
 SELECT
     md5($3 || ':notice:' || fp)::uuid, t, 'bench-' || fp, 'handoff', 'sms',
     'You are on call from now on (' || fp || ')', '{}'::jsonb, 'sent', t, $1
-FROM generate_series(1, $4::int) AS g,
-    LATERAL (
-        SELECT $5 || '-' || g AS fp,
-            $2::timestamptz - ($6::float8 - ($6::float8 - $7::float8) * g / $4::int)
-                * interval '1 day' AS t
-    ) AS row_of
 """
+    + SEED_ROWS
+)
 
-AUDIT_SQL = """
+AUDIT_SQL = (
+    """
 INSERT INTO audit_log (
     id, actor_type, actor_id, actor_name, action, target_type, target_id, source, data,
     created_at, tenant_id)
@@ -300,13 +300,9 @@ SELECT
     md5($3 || ':audit:' || fp)::uuid, 'system', NULL, 'bench-seed', 'alert.resolved', 'alert',
     md5(fp), 'bench-seed', jsonb_build_object('seed', $5::text, 'n', g, 'by', 'bench/cleanup.py'),
     t, $1
-FROM generate_series(1, $4::int) AS g,
-    LATERAL (
-        SELECT $5 || '-' || g AS fp,
-            $2::timestamptz - ($6::float8 - ($6::float8 - $7::float8) * g / $4::int)
-                * interval '1 day' AS t
-    ) AS row_of
 """
+    + SEED_ROWS
+)
 
 INCIDENT_SQL = """
 INSERT INTO incident (
@@ -790,7 +786,7 @@ class Sampler:
         last: dict[int, tuple[str, float]] = {}
         for _, snap in inside:
             last.update(snap)  # a process that ended keeps its last reading
-        used: Counter[str] = Counter()
+        used: dict[str, float] = defaultdict(float)
         for pid, (component, total) in last.items():
             previous = base.get(pid)
             begun = previous[1] if previous is not None and previous[0] == component else 0.0
@@ -1710,13 +1706,6 @@ def render(report: dict[str, Any]) -> str:
 
 # ---------------------------------------------------------------------------
 # Main
-
-
-def at_least_one(raw: str) -> int:
-    value = int(raw)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, got {raw}")
-    return value
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

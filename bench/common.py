@@ -37,6 +37,14 @@ def positive(raw: str) -> float:
     return value
 
 
+def at_least_one(raw: str) -> int:
+    """An argparse type: a whole number, 1 or more."""
+    value = int(raw)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {raw}")
+    return value
+
+
 def proc_field(path: str, key: str) -> str | None:
     """The value of the first ``key: value`` line of a /proc file."""
     try:

@@ -123,6 +123,7 @@ from urllib.parse import urlsplit
 
 from common import (
     HelpFormatter,
+    at_least_one,
     create_database,
     drop_database,
     interrupted,
@@ -889,13 +890,6 @@ def render(report: Mapping[str, Any]) -> str:
 
 # ---------------------------------------------------------------------------
 # Main
-
-
-def at_least_one(raw: str) -> int:
-    value = int(raw)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, got {raw}")
-    return value
 
 
 def tick_list(raw: str) -> tuple[float, ...]:
