@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import uuid
 from datetime import UTC, datetime
 
@@ -9,6 +10,7 @@ import pytest
 from tortoise import connections
 from tortoise.exceptions import IntegrityError
 
+from opswatch.knowledge import search
 from opswatch.models import OPEN_ALERT_INDEX, Alert, AlertSourceFormat, AlertStatus, Severity
 from tests.conftest import BACKEND
 from tests.factories import TenantKit
@@ -45,6 +47,15 @@ async def test_knowledge_has_its_full_text_index() -> None:
             assert {f"{table}_fts", f"{table}_fts_insert", f"{table}_fts_update"} <= names
     else:
         assert {"incident_words", "runbook_words"} <= await _index_names()
+
+
+def test_search_queries_the_expressions_the_migration_indexed() -> None:
+    """PostgreSQL uses an expression index only for the identical expression; the
+    migration keeps its own copy (migrations do not change after release), so a
+    change to search's expressions needs a new migration, and this says so."""
+    indexed = importlib.import_module("opswatch.migrations.0007_knowledge_search")
+    assert search.INCIDENT_WORDS == indexed.INCIDENT_WORDS
+    assert search.RUNBOOK_WORDS == indexed.RUNBOOK_WORDS
 
 
 def _alert(kit: TenantKit, status: AlertStatus, short_id: str) -> Alert:

@@ -82,26 +82,20 @@ async def candidates(tenant_id: uuid.UUID, terms: list[str]) -> tuple[list[Any],
     """Ids of the incidents and runbooks with a word starting with any of the terms,
     newest first, at most ``CANDIDATES`` of each."""
     sql = statement()
-    if sql.sqlite:
-        match = " OR ".join(f'"{t}"*' for t in terms)
-        found = []
-        for table in ("incident", "runbook"):
-            rows = await sql.rows(
-                f"SELECT t.id FROM {table} t JOIN {table}_fts f ON f.id = t.id "  # noqa: S608
-                f"WHERE {table}_fts MATCH :match AND t.tenant_id = :tenant "
-                f"ORDER BY t.updated_at DESC LIMIT {CANDIDATES}",
-                match=match,
-                tenant=tenant_id,
-            )
-            found.append([r["id"] for r in rows])
-        return found[0], found[1]
-    query = " | ".join(f"{t}:*" for t in terms)
     found = []
     for table, words in (("incident", INCIDENT_WORDS), ("runbook", RUNBOOK_WORDS)):
+        # Only the fixed table names and expressions above are interpolated.
+        if sql.sqlite:
+            source = f"{table} t JOIN {table}_fts f ON f.id = t.id"
+            condition = f"{table}_fts MATCH :query"
+            query = " OR ".join(f'"{t}"*' for t in terms)
+        else:
+            source = f"{table} t"
+            condition = f"to_tsvector('simple', {words}) @@ to_tsquery('simple', :query)"
+            query = " | ".join(f"{t}:*" for t in terms)
         rows = await sql.rows(
-            f"SELECT id FROM {table} WHERE tenant_id = :tenant "  # noqa: S608
-            f"AND to_tsvector('simple', {words}) @@ to_tsquery('simple', :query) "
-            f"ORDER BY updated_at DESC LIMIT {CANDIDATES}",
+            f"SELECT t.id FROM {source} WHERE t.tenant_id = :tenant AND {condition} "  # noqa: S608
+            f"ORDER BY t.updated_at DESC LIMIT {CANDIDATES}",
             tenant=tenant_id,
             query=query,
         )
