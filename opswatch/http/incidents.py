@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from opswatch.http.runbooks import HEADERS, STYLE
+from opswatch.http.pages import STYLE, html_page
 from opswatch.knowledge.incidents import incident_link_is_valid, missing_knowledge
 from opswatch.models import Alert, Incident, IncidentUpdate
 from schema.knowledge import rule_text
@@ -186,12 +186,4 @@ def _timeline(entries: list[_Entry], more: bool) -> str:
 
 
 def _page(status: int, title: str, body: str) -> HTMLResponse:
-    page = (
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-        f"<title>{html.escape(title)} · OpsWatch incident</title>"
-        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        "<meta name='robots' content='noindex'>"
-        f"<style>{_STYLE}</style></head>"
-        f"<body><main><h1>{html.escape(title)}</h1>{body}</main></body></html>"
-    )
-    return HTMLResponse(page, status_code=status, headers=HEADERS)
+    return html_page(status, title, "OpsWatch incident", body, _STYLE)

@@ -21,30 +21,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from opswatch.http.pages import html_page
 from opswatch.knowledge.runbooks import link_is_valid
 from opswatch.models import Runbook
 
-HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; "
-        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    # The link carries its signature: pages it links to must not see it.
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "private, no-cache",
-}
-STYLE = (
-    "body{font:16px/1.6 system-ui,sans-serif;color:#1f2328;max-width:52rem;margin:2rem auto;"
-    "padding:0 1rem}h1,h2,h3{line-height:1.25}header p{color:#59636e;margin:.2rem 0}"
-    ".chip{display:inline-block;background:#eef1f4;border-radius:1rem;padding:0 .6rem;"
-    "margin:0 .25rem .25rem 0;font-size:.85rem}code{font:.9em ui-monospace,monospace;"
-    "background:#f3f4f6;padding:.1rem .3rem;border-radius:4px}pre{background:#f3f4f6;"
-    "padding:.8rem 1rem;border-radius:6px;overflow:auto}pre code{padding:0;background:none}"
-    "blockquote{margin:0;padding:0 1rem;border-left:4px solid #d0d7de;color:#59636e}"
-    "table{border-collapse:collapse}td,th{border:1px solid #d0d7de;padding:.3rem .6rem}"
-    "img{max-width:100%}hr{border:0;border-top:1px solid #d0d7de}"
-)
 # markdown-it's own check lets data:image URLs through; a runbook needs none.
 _UNSAFE_SCHEMES = ("javascript:", "vbscript:", "file:", "data:")
 # Deeper nesting costs parse time and no runbook needs it (markdown-it's default is 100).
@@ -116,12 +96,4 @@ def _header(runbook: Runbook) -> str:
 
 
 def _page(status: int, title: str, body: str) -> HTMLResponse:
-    page = (
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-        f"<title>{html.escape(title)} · OpsWatch runbook</title>"
-        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        "<meta name='robots' content='noindex'>"
-        f"<style>{STYLE}</style></head>"
-        f"<body><main><h1>{html.escape(title)}</h1>{body}</main></body></html>"
-    )
-    return HTMLResponse(page, status_code=status, headers=HEADERS)
+    return html_page(status, title, "OpsWatch runbook", body)
