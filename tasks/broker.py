@@ -14,27 +14,47 @@ import dramatiq
 from dramatiq.asyncio import get_event_loop_thread
 from dramatiq.broker import Consumer
 from dramatiq.brokers.redis import RedisBroker
-from dramatiq.middleware import AsyncIO, Middleware
+from dramatiq.middleware import AsyncIO, Middleware, MiddlewareError
 
 from opswatch import db, runtime
 from opswatch.alerts.inbox import INGEST_QUEUE
 from opswatch.config import Settings
+from opswatch.events.base import EventBus
 from opswatch.queue.registry import registered_jobs
 
 
+class WorkerBootFailed(MiddlewareError):
+    """The worker could not connect its database; it must not take jobs."""
+
+
 class OpsWatchLifecycle(Middleware):
-    """Connects the database and installs the runtime on the worker's loop."""
+    """Connects the database and installs the runtime on the worker's loop.
+
+    Both happen before the worker starts its consumer and worker threads, and are
+    undone only after they stopped. (Dramatiq's "after boot" comes after the
+    threads started: a message already waiting in Redis ran before the database
+    was connected, failed, and went into the retry backoff, minutes for a job that
+    allows few retries.) The AsyncIO middleware, added first, has its loop running
+    before this boot hook and stops it after this shutdown hook (after-hooks run
+    in reverse order).
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self._events: EventBus | None = None
 
-    def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+    def before_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         loop_thread = get_event_loop_thread()
         if loop_thread is None:
             raise RuntimeError("the AsyncIO middleware must come before OpsWatchLifecycle")
-        loop_thread.run_coroutine(self._start(broker))
+        try:
+            loop_thread.run_coroutine(self._start(broker))
+        except db.DatabaseUnavailable as error:
+            # Dramatiq logs and ignores other errors of a boot hook, and the worker
+            # would then take every job only to fail it.
+            raise WorkerBootFailed(str(error)) from error
 
-    def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+    def after_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         loop_thread = get_event_loop_thread()
         if loop_thread is not None:
             loop_thread.run_coroutine(self._stop())
@@ -44,7 +64,7 @@ class OpsWatchLifecycle(Middleware):
 
         await db.connect(self.settings.database_url)
         # Workers only publish live events; reading the feed is for API processes.
-        events = runtime.build_events(self.settings)
+        events = self._events = runtime.build_events(self.settings)
         runtime.install(
             runtime.Runtime(
                 settings=self.settings,
@@ -55,7 +75,8 @@ class OpsWatchLifecycle(Middleware):
         )
 
     async def _stop(self) -> None:
-        await runtime.current().events.stop()
+        if self._events is not None:  # None: the boot failed before the runtime existed
+            await self._events.stop()
         await db.disconnect()
 
 

@@ -46,6 +46,7 @@ async def production_worker(
         stderr=subprocess.STDOUT,
         text=True,
     )
+    output = ""
     try:
         yield production
     finally:
@@ -54,4 +55,6 @@ async def production_worker(
         output, _ = worker.communicate(timeout=30)
         broker.flush_all()
         await production.queue.stop()
+        # Shown with a failing test's captured output: what the worker did, or did not do.
+        print(f"--- opswatch worker output (exit {worker.returncode}) ---\n{output}")
     assert worker.returncode == 0, output

@@ -137,7 +137,7 @@ STOP_GRACE_MS = 20_000  # inside Kubernetes' default 30 s termination grace
 def worker_command(args: argparse.Namespace) -> int:
     import dramatiq
 
-    from tasks.broker import build_broker
+    from tasks.broker import WorkerBootFailed, build_broker
 
     _configure_logging()
     settings = load_settings()
@@ -158,7 +158,12 @@ def worker_command(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    worker.start()
+    try:
+        worker.start()  # connects the database before any job is taken
+    except WorkerBootFailed as error:
+        worker.stop(timeout=STOP_GRACE_MS)  # ends the event loop the boot started
+        broker.close()
+        raise CommandError(str(error), exit_code=1) from None
     tune_for_server()  # after the boot (database, runtime), so what it built is frozen
     log.info("worker running %d jobs on %d threads", len(broker.actors), args.threads)
     stop.wait()

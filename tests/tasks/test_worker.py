@@ -95,6 +95,9 @@ async def test_running_the_job_twice_never_moves_last_used_backwards(acme: Tenan
 async def test_a_real_worker_runs_the_job_from_redis(
     acme: TenantKit, test_env: dict[str, str], tmp_path: Path
 ) -> None:
+    """The job waits in Redis before the worker starts: the worker connects its
+    database before it takes a job, so the first attempt succeeds (taken too early,
+    it failed and waited out the retry backoff)."""
     redis_url = require_redis()
     namespace = f"opswatch-test-{uuid.uuid4().hex[:8]}"
     env = {**test_env, "OPSWATCH_REDIS_URL": redis_url, "OPSWATCH_REDIS_NAMESPACE": namespace}
@@ -127,3 +130,25 @@ async def test_a_real_worker_runs_the_job_from_redis(
         broker.flush_all()
         broker.close()
     assert worker.returncode == 0, output
+    assert "Failed to process message" not in output, output
+
+
+def test_a_worker_that_cannot_reach_its_database_exits_instead_of_failing_jobs(
+    test_env: dict[str, str],
+) -> None:
+    env = {
+        **test_env,
+        "OPSWATCH_REDIS_URL": require_redis(),
+        "OPSWATCH_REDIS_NAMESPACE": f"opswatch-test-{uuid.uuid4().hex[:8]}",
+        # Nothing listens on port 9 (discard) of loopback here.
+        "OPSWATCH_DATABASE_URL": "postgres://opswatch@127.0.0.1:9/opswatch",
+    }
+    finished = subprocess.run(
+        [str(Path(sys.executable).parent / "opswatch"), "worker", "--threads", "1"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert finished.returncode == 1, finished.stderr
+    assert "cannot reach postgres://127.0.0.1:9/opswatch" in finished.stderr
