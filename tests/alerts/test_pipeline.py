@@ -126,6 +126,7 @@ async def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(
         worker.wait(timeout=30)
         broker.flush_all()
         broker.close()
+        await producer.queue.stop()  # its Redis connections (broker.close() leaves them open)
         install(app_runtime)
     assert await processed() == total
     alerts = await Alert.filter(tenant=acme.tenant)

@@ -129,6 +129,7 @@ async def test_a_real_worker_runs_the_job_from_redis(
         output, _ = worker.communicate(timeout=30)
         broker.flush_all()
         broker.close()
+        await queue.stop()  # its Redis connections (broker.close() leaves them open)
     assert worker.returncode == 0, output
     assert "Failed to process message" not in output, output
 
