@@ -105,6 +105,9 @@ class Notification(Entity):
     provider_ref = fields.CharField(max_length=128, null=True)
     error = fields.TextField(null=True)
     sent_at = fields.DatetimeField(null=True)
+    # When the status last changed; a notice left "sending" long past it belongs to
+    # a job that died mid-send (see opswatch.slack.direct).
+    updated_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "notification"

@@ -10,12 +10,15 @@ so it is never posted again blindly.
 
 from __future__ import annotations
 
+import logging
 import uuid
+from datetime import UTC, datetime
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from opswatch.escalation.engine import STUCK_AFTER
 from opswatch.escalation.providers.base import (
     OutcomeUnknown,
     ProviderUnavailable,
@@ -35,6 +38,8 @@ from opswatch.slack import blocks, posting
 from opswatch.slack.alert_sync import Cards
 from opswatch.slack.people import slack_id_of
 from opswatch.slack.workspace import client_for
+
+log = logging.getLogger(__name__)
 
 PROVIDER = "slack"
 NOTICE_BATCH = 50
@@ -76,6 +81,7 @@ async def page(client: AsyncWebClient, event: EscalationEvent, alert: Alert) -> 
 
 async def deliver_notices(tenant_id: uuid.UUID | None = None) -> int:
     """Send pending Slack DMs (handoff notices); how many were sent."""
+    await _mark_stuck_notices(datetime.now(UTC))
     query = Notification.filter(status=DeliveryStatus.PENDING, channel=Channel.SLACK_DM)
     if tenant_id is not None:
         query = query.filter(tenant_id=tenant_id)
@@ -114,7 +120,7 @@ async def _send_notice(client: AsyncWebClient, notification: Notification) -> bo
     except SlackApiError as error:
         reason = str(error.response.get("error"))
         if reason in RETRYABLE_ERRORS or error.response.status_code >= 500:
-            await Notification.filter(id=notification.id).update(status=DeliveryStatus.PENDING)
+            await posting.release(notification)
             return False  # the next run tries again
         await posting.finish(notification, DeliveryStatus.FAILED, error=f"Slack: {reason}")
         return False
@@ -122,7 +128,22 @@ async def _send_notice(client: AsyncWebClient, notification: Notification) -> bo
         await posting.finish(notification, DeliveryStatus.UNKNOWN, error="Slack did not answer")
         return False
     except (aiohttp.ClientError, SlackRequestError, OSError):
-        await Notification.filter(id=notification.id).update(status=DeliveryStatus.PENDING)
+        await posting.release(notification)
         return False
     await posting.finish(notification, DeliveryStatus.SENT, ref=f"{channel}:{ts}")
     return True
+
+
+async def _mark_stuck_notices(now: datetime) -> None:
+    """A DM left "sending" past ``STUCK_AFTER`` belongs to a job that died mid-send.
+    It is marked unknown, as a stuck page is: it may have gone out, so it is not
+    sent again blindly, and it no longer looks as if it were still on its way."""
+    stuck = await Notification.filter(
+        channel=Channel.SLACK_DM, status=DeliveryStatus.SENDING, updated_at__lt=now - STUCK_AFTER
+    ).update(
+        status=DeliveryStatus.UNKNOWN,
+        updated_at=now,
+        error="the sending job stopped while sending; not sent again in case it went out",
+    )
+    if stuck:
+        log.warning("marked %d stuck Slack DM notices as unknown", stuck)

@@ -111,11 +111,20 @@ async def claim(notification: Notification, *, take_over: bool = False) -> bool:
     states = "('pending', 'sending')" if take_over else "('pending')"
     sql = statement()
     rows = await sql.rows(
-        f"UPDATE notification SET status = 'sending' WHERE id = :id AND status IN {states} "  # noqa: S608
-        "RETURNING id",
+        "UPDATE notification SET status = 'sending', updated_at = :now "  # noqa: S608
+        f"WHERE id = :id AND status IN {states} RETURNING id",
         id=notification.id,
+        now=datetime.now(UTC),
     )
     return bool(rows)
+
+
+async def release(notification: Notification) -> None:
+    """Sending -> pending: nothing went out, a later run sends it."""
+    await Notification.filter(id=notification.id).update(
+        status=DeliveryStatus.PENDING, updated_at=datetime.now(UTC)
+    )
+    notification.status = DeliveryStatus.PENDING
 
 
 async def finish(
@@ -125,13 +134,14 @@ async def finish(
     ref: str | None = None,
     error: str | None = None,
 ) -> None:
-    values: dict[str, Any] = {"status": status}
+    now = datetime.now(UTC)
+    values: dict[str, Any] = {"status": status, "updated_at": now}
     if ref is not None:
         values["provider_ref"] = ref
     if error is not None:
         values["error"] = error[:2000]
     if status is DeliveryStatus.SENT:
-        values["sent_at"] = datetime.now(UTC)
+        values["sent_at"] = now
     await Notification.filter(id=notification.id).update(**values)
     notification.status = status
     if ref is not None:

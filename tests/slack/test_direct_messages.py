@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from opswatch.escalation.engine import run_due
+from opswatch.escalation.engine import STUCK_AFTER, run_due
 from opswatch.models import Alert, Channel, DeliveryStatus, EscalationEvent, Notification
 from opswatch.rosters.handoffs import detect_handoffs
+from opswatch.slack import posting
 from opswatch.slack.direct import deliver_notices
 from tests.escalation.support import fire, two_tier_policy
 from tests.rosters.support import global_primary
@@ -86,3 +87,33 @@ async def test_handoff_notices_go_out_as_dms(slack: SlackKit) -> None:
     assert stored.status is DeliveryStatus.SENT
     assert stored.provider_ref == f"{incoming}:{notice.ts}"
     assert await Alert.all().count() == 0
+
+
+async def test_a_dm_left_sending_by_a_dead_job_is_marked_unknown_not_sent_again(
+    slack: SlackKit,
+) -> None:
+    spec = await global_primary(slack.tenant)
+    for name in ("Alice", "Katja"):
+        person = spec.people[name]
+        slack.fake.add_user(TEAM, f"U0{name.upper()}", email=person.email, real_name=name)
+    await detect_handoffs(datetime.fromisoformat(HANDOFF_DAY_TICK))
+    # A job claimed Katja's notice and died before Slack answered.
+    dead = await Notification.get(kind="handoff.incoming")
+    assert await posting.claim(dead)
+    assert await deliver_notices() == 1  # Alice's; Katja's may still be on its way
+    await dead.refresh_from_db()
+    assert dead.status is DeliveryStatus.SENDING
+
+    assert dead.updated_at is not None
+    await Notification.filter(id=dead.id).update(
+        updated_at=dead.updated_at - STUCK_AFTER - timedelta(seconds=1)
+    )
+    assert await deliver_notices() == 0
+    await dead.refresh_from_db()
+    assert dead.status is DeliveryStatus.UNKNOWN
+    assert dead.error == "the sending job stopped while sending; not sent again in case it went out"
+    assert slack.fake.dm_channel_of("U0KATJA") is None  # never posted, and not posted now
+    # Alice's notice, sent, is left as it was.
+    sent = await Notification.get(kind="handoff.outgoing")
+    assert sent.status is DeliveryStatus.SENT
+    assert sent.updated_at is not None and sent.updated_at >= sent.created_at
