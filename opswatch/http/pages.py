@@ -1,5 +1,6 @@
-"""The shell of the pages OpsWatch serves behind signed links (runbooks, incidents):
-one look, and headers that keep the link's signature and the page to themselves."""
+"""The shell of the pages OpsWatch serves behind signed links (runbooks, incidents,
+handoff reports): one look, and headers that keep the link's signature and the page
+to themselves."""
 
 from __future__ import annotations
 

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from opswatch.errors import OpsWatchError
+from opswatch.http.pages import STYLE, html_page
 from opswatch.http.rest import DATABASE_DOWN, caller, error, error_of
 from opswatch.models import Handoff
 from opswatch.rosters import feeds, handoffs, oncall
@@ -77,6 +78,12 @@ def _calendar(body: bytes | None) -> Response:
     )
 
 
+# The shared look, with the alerts table across the page and ruled by rows.
+REPORT_STYLE = STYLE + (
+    "table{width:100%}td,th{text-align:left;border:0;border-bottom:1px solid #d0d7de}"
+)
+
+
 async def handoff_report(request: Request) -> Response:
     """The page linked from handoff notices: signed link, no login."""
     try:
@@ -121,20 +128,4 @@ def _report_html(report: dict[str, Any]) -> str:
 
 
 def _page(status: int, title: str, body: str) -> HTMLResponse:
-    page = (
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-        f"<title>{html.escape(title)} · OpsWatch</title>"
-        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        "<style>body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;"
-        "padding:0 1rem}table{border-collapse:collapse;width:100%}td,th{text-align:left;"
-        "padding:.3rem .6rem;border-bottom:1px solid #ddd}</style></head>"
-        f"<body><h1>{html.escape(title)}</h1>{body}</body></html>"
-    )
-    return HTMLResponse(
-        page,
-        status_code=status,
-        headers={
-            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
-            "Referrer-Policy": "no-referrer",
-        },
-    )
+    return html_page(status, title, "OpsWatch", body, style=REPORT_STYLE)

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
+from tortoise.queryset import QuerySet
 
 from opswatch.escalation.engine import STUCK_AFTER
 from opswatch.escalation.providers.base import (
@@ -82,12 +83,9 @@ async def page(client: AsyncWebClient, event: EscalationEvent, alert: Alert) -> 
 async def deliver_notices(tenant_id: uuid.UUID | None = None) -> int:
     """Send pending Slack DMs (handoff notices); how many were sent."""
     await _mark_stuck_notices(datetime.now(UTC))
-    query = Notification.filter(status=DeliveryStatus.PENDING, channel=Channel.SLACK_DM)
-    if tenant_id is not None:
-        query = query.filter(tenant_id=tenant_id)
     sent = 0
     clients: dict[uuid.UUID, AsyncWebClient | None] = {}
-    for notification in await query.order_by("created_at").limit(NOTICE_BATCH):
+    for notification in await pending_dms(tenant_id):
         tenant_key = notification.tenant_id  # type: ignore[attr-defined]
         if tenant_key not in clients:
             tenant = await Tenant.get(id=tenant_key)
@@ -134,13 +132,25 @@ async def _send_notice(client: AsyncWebClient, notification: Notification) -> bo
     return True
 
 
+def pending_dms(tenant_id: uuid.UUID | None = None) -> QuerySet[Notification]:
+    """The oldest DMs to send (a partial index holds only the open ones)."""
+    query = Notification.filter(status=DeliveryStatus.PENDING, channel=Channel.SLACK_DM)
+    if tenant_id is not None:
+        query = query.filter(tenant_id=tenant_id)
+    return query.order_by("created_at").limit(NOTICE_BATCH)
+
+
+def stuck_dms(now: datetime) -> QuerySet[Notification]:
+    return Notification.filter(
+        channel=Channel.SLACK_DM, status=DeliveryStatus.SENDING, updated_at__lt=now - STUCK_AFTER
+    )
+
+
 async def _mark_stuck_notices(now: datetime) -> None:
     """A DM left "sending" past ``STUCK_AFTER`` belongs to a job that died mid-send.
     It is marked unknown, as a stuck page is: it may have gone out, so it is not
     sent again blindly, and it no longer looks as if it were still on its way."""
-    stuck = await Notification.filter(
-        channel=Channel.SLACK_DM, status=DeliveryStatus.SENDING, updated_at__lt=now - STUCK_AFTER
-    ).update(
+    stuck = await stuck_dms(now).update(
         status=DeliveryStatus.UNKNOWN,
         updated_at=now,
         error="the sending job stopped while sending; not sent again in case it went out",

@@ -107,7 +107,13 @@ async def test_handoffs_are_visible_in_graphql_and_on_the_signed_report_page(
     assert "etcd leader election failure" in page.text
     assert "Alice" in page.text
     assert "Katja" in page.text
+    # The shell and headers of every page behind a signed link.
     assert "script-src" not in page.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert page.headers["referrer-policy"] == "no-referrer"
+    assert page.headers["cache-control"] == "private, no-cache"
+    assert "<meta name='robots' content='noindex'>" in page.text
     unsigned = await client.get(f"/rosters/{spec.roster.id}/handoff/{handoff.id}")
     assert unsigned.status_code == 404
     forged = await client.get(f"/rosters/{spec.roster.id}/handoff/{handoff.id}?sig=AAAA")
