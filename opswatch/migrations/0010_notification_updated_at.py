@@ -23,7 +23,7 @@ class Migration(migrations.Migration):
             field=fields.DatetimeField(null=True),
         ),
         ops.RunSQL(
-            "CREATE INDEX IF NOT EXISTS notification_open_dm ON notification (created_at) "
+            "CREATE INDEX IF NOT EXISTS notification_open_dm ON notification (status, created_at) "
             "WHERE status IN ('pending', 'sending') AND channel = 'slack_dm'",
             reverse_sql="DROP INDEX notification_open_dm",
         ),
