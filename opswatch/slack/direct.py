@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
+from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
 from opswatch.escalation.engine import STUCK_AFTER
@@ -141,8 +142,13 @@ def pending_dms(tenant_id: uuid.UUID | None = None) -> QuerySet[Notification]:
 
 
 def stuck_dms(now: datetime) -> QuerySet[Notification]:
+    """DMs claimed over ``STUCK_AFTER`` ago and still sending. (A claim made before
+    migration 0010 has no time of its own: its notice's creation stands in.)"""
+    cutoff = now - STUCK_AFTER
     return Notification.filter(
-        channel=Channel.SLACK_DM, status=DeliveryStatus.SENDING, updated_at__lt=now - STUCK_AFTER
+        Q(updated_at__lt=cutoff) | Q(updated_at__isnull=True, created_at__lt=cutoff),
+        channel=Channel.SLACK_DM,
+        status=DeliveryStatus.SENDING,
     )
 
 

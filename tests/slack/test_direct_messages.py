@@ -98,7 +98,7 @@ async def test_a_dm_left_sending_by_a_dead_job_is_marked_unknown_not_sent_again(
         slack.fake.add_user(TEAM, f"U0{name.upper()}", email=person.email, real_name=name)
     await detect_handoffs(datetime.fromisoformat(HANDOFF_DAY_TICK))
     # A job claimed Katja's notice and died before Slack answered.
-    dead = await Notification.get(kind="handoff.incoming")
+    [dead] = await Notification.filter(kind="handoff.incoming")
     assert await posting.claim(dead)
     assert await deliver_notices() == 1  # Alice's; Katja's may still be on its way
     await dead.refresh_from_db()
@@ -108,7 +108,23 @@ async def test_a_dm_left_sending_by_a_dead_job_is_marked_unknown_not_sent_again(
     await Notification.filter(id=dead.id).update(
         updated_at=dead.updated_at - STUCK_AFTER - timedelta(seconds=1)
     )
+    # One claimed before migration 0010 gave claims a time: its creation stands in.
+    older = await posting.notice(
+        tenant_id=slack.tenant.id,
+        key="handoff:claimed-before-0010",
+        kind="handoff.incoming",
+        text="You are now on-call for Global Primary.",
+        payload={},
+        channel=Channel.SLACK_DM,
+        user_id=spec.people["Katja"].id,
+        status=DeliveryStatus.SENDING,
+    )
+    await Notification.filter(id=older.id).update(
+        created_at=older.created_at - STUCK_AFTER - timedelta(seconds=1)
+    )
     assert await deliver_notices() == 0
+    await older.refresh_from_db()
+    assert older.status is DeliveryStatus.UNKNOWN
     await dead.refresh_from_db()
     assert dead.status is DeliveryStatus.UNKNOWN
     assert dead.error == "the sending job stopped while sending; not sent again in case it went out"
@@ -116,4 +132,5 @@ async def test_a_dm_left_sending_by_a_dead_job_is_marked_unknown_not_sent_again(
     # Alice's notice, sent, is left as it was.
     sent = await Notification.get(kind="handoff.outgoing")
     assert sent.status is DeliveryStatus.SENT
-    assert sent.updated_at is not None and sent.updated_at >= sent.created_at
+    assert sent.updated_at is not None
+    assert sent.updated_at >= sent.created_at
