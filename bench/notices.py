@@ -6,7 +6,9 @@ only for the Slack DMs still open: the oldest pending ones, and ones a dead job
 left "sending". This seeds a scratch PostgreSQL database with ``--rows``
 notices (1% of them DMs, 0.1% pending), runs ``EXPLAIN (ANALYZE, BUFFERS)`` of
 the statements ``opswatch.slack.direct`` sends, as Tortoise writes them, and
-drops the database.
+drops the database. The stuck-DM statement is an UPDATE; its SELECT with the
+same condition is explained instead, so that nothing changes. No seeded DM is
+stuck, which is the usual state.
 
     .venv/bin/python bench/notices.py --database-url postgres://postgres@127.0.0.1:5432/postgres
 """
