@@ -168,6 +168,7 @@ from ingest import (
     Poster,
     Service,
     alert_body,
+    api_command,
     clean_env,
     free_port,
     log_issues,
@@ -895,7 +896,8 @@ NOTICES_BY_CATEGORY = (
     "SELECT regexp_replace(dedup_key, '^bench-|-[0-9]+$', '', 'g') AS category, count(*) AS n "
     "FROM notification WHERE tenant_id = $1 GROUP BY 1"
 )
-LIVE_BY_KIND = """
+# Audit entries by where they came from, in the live table or its archive.
+AUDIT_BY_KIND = """
 SELECT
     count(*) AS total,
     count(*) FILTER (WHERE source = 'bench-seed' AND data->>'seed' = 'old') AS seeded_old,
@@ -903,17 +905,7 @@ SELECT
     count(*) FILTER (WHERE data->>'fingerprint' LIKE $1) AS load,
     count(*) FILTER (WHERE action = 'retention.cleanup') AS cleanup_reports,
     count(*) FILTER (WHERE created_at < $2) AS past_retention
-FROM audit_log
-"""
-ARCHIVE_BY_KIND = """
-SELECT
-    count(*) AS total,
-    count(*) FILTER (WHERE source = 'bench-seed' AND data->>'seed' = 'old') AS seeded_old,
-    count(*) FILTER (WHERE source = 'bench-seed' AND data->>'seed' = 'recent') AS seeded_recent,
-    count(*) FILTER (WHERE data->>'fingerprint' LIKE $1) AS load,
-    count(*) FILTER (WHERE action = 'retention.cleanup') AS cleanup_reports,
-    count(*) FILTER (WHERE created_at < $2) AS past_retention
-FROM audit_log_archive
+FROM {table}
 """
 ORPHAN_ESCALATIONS = (
     "SELECT count(*) FROM escalation_event e WHERE NOT EXISTS "
@@ -936,8 +928,12 @@ async def audit_counts(
     transaction = connection.transaction(isolation="repeatable_read", readonly=True)
     await transaction.start()
     try:
-        live = await connection.fetchrow(LIVE_BY_KIND, load_prefix + "%", audit_cutoff)
-        archive = await connection.fetchrow(ARCHIVE_BY_KIND, load_prefix + "%", audit_cutoff)
+        live, archive = [
+            await connection.fetchrow(
+                AUDIT_BY_KIND.format(table=table), load_prefix + "%", audit_cutoff
+            )
+            for table in ("audit_log", "audit_log_archive")
+        ]
     finally:
         await transaction.rollback()
     return {"live": dict(live), "archive": dict(archive)}
@@ -1324,18 +1320,7 @@ async def run_bench(args: argparse.Namespace, command: str) -> dict[str, Any]:
         )
         api = Service(
             "opswatch api",
-            [
-                sys.executable,
-                "-m",
-                "opswatch",
-                "api",
-                "--host",
-                LOOPBACK,
-                "--port",
-                str(port),
-                "--workers",
-                str(args.api_workers),
-            ],
+            api_command(port, args.api_workers),
             env,
             tmp / "api.log",
         )

@@ -248,6 +248,12 @@ def _tail(path: Path, lines: int = 40) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+def api_command(port: int, workers: int) -> list[str]:
+    """``opswatch api`` on loopback, as the production shape runs it."""
+    command = ["-m", "opswatch", "api", "--host", LOOPBACK, "--port", str(port)]
+    return [sys.executable, *command, "--workers", str(workers)]
+
+
 class Service:
     """A server process we started, in its own session so that it and its children
     (uvicorn workers) are stopped together by process group id."""
@@ -1620,18 +1626,7 @@ async def run_production(run: Run) -> dict[str, Any]:
         key, token = await provision(env)
         api = Service(
             "opswatch api",
-            [
-                sys.executable,
-                "-m",
-                "opswatch",
-                "api",
-                "--host",
-                LOOPBACK,
-                "--port",
-                str(port),
-                "--workers",
-                str(args.api_workers),
-            ],
+            api_command(port, args.api_workers),
             env,
             run.tmp / "production-api.log",
         )
