@@ -136,7 +136,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -155,6 +155,7 @@ from common import (
     machine,
     not_negative,
     positive,
+    run_main,
     say,
     with_database,
 )
@@ -1770,17 +1771,7 @@ async def main_async(args: argparse.Namespace, command: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     command = shlex.join(sys.orig_argv if argv is None else ["bench/cleanup.py", *argv])
-    loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None
-    with contextlib.suppress(ImportError):
-        import uvloop
-
-        loop_factory = uvloop.new_event_loop
-    try:
-        with asyncio.Runner(loop_factory=loop_factory) as runner:
-            return runner.run(main_async(args, command))
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        say("interrupted; everything started was stopped and removed")
-        return 130
+    return run_main(lambda: main_async(args, command))
 
 
 if __name__ == "__main__":

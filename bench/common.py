@@ -5,14 +5,17 @@ directory is on ``sys.path`` when run as ``python bench/<name>.py``)."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import math
 import os
 import platform
 import subprocess
 import sys
+from collections.abc import Callable, Coroutine
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -133,3 +136,23 @@ def not_negative(raw: str) -> float:
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
     """The description as written (the module docstring is each script's manual),
     and each option's default."""
+
+
+def run_main(
+    main_async: Callable[[], Coroutine[Any, Any, int]], log: Callable[[str], None] = say
+) -> int:
+    """A script's exit code: ``main_async`` run on uvloop when installed; 130 when
+    interrupted (``main_async`` stops and removes what it started on the way out)."""
+    loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None
+    try:
+        import uvloop
+
+        loop_factory = uvloop.new_event_loop
+    except ImportError:
+        pass
+    try:
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            return runner.run(main_async())
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        log("interrupted; everything started was stopped and removed")
+        return 130

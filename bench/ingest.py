@@ -123,6 +123,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 import asyncpg
+from common import run_main
 
 REPO = Path(__file__).resolve().parent.parent
 LOOPBACK = "127.0.0.1"
@@ -2204,18 +2205,7 @@ async def main_async(args: argparse.Namespace, command: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     command = " ".join(["python", "bench/ingest.py", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        import uvloop
-
-        loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = uvloop.new_event_loop
-    except ImportError:
-        loop_factory = None
-    try:
-        with asyncio.Runner(loop_factory=loop_factory) as runner:
-            return runner.run(main_async(args, command))
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        say("interrupted; everything started was stopped and removed")
-        return 130
+    return run_main(lambda: main_async(args, command), log=say)
 
 
 if __name__ == "__main__":
