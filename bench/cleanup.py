@@ -178,6 +178,7 @@ from ingest import (
     redis_version,
     run_cli,
     speed_check,
+    tail,
     wait_http_ok,
     wait_log_line,
 )
@@ -810,13 +811,6 @@ class CleanupRun:
     exit_code: int
     report: dict[str, Any] | None  # the tenant's entry of the printed JSON
     stderr_tail: str
-
-
-def tail(path: Path, lines: int) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
 
 
 async def cli_offers(env: dict[str, str], option: str) -> bool:

@@ -241,7 +241,8 @@ def _open_log(path: Path) -> IO[bytes]:
     return path.open("ab")
 
 
-def _tail(path: Path, lines: int = 40) -> str:
+def tail(path: Path, lines: int = 40) -> str:
+    """The last ``lines`` lines of a log file."""
     try:
         text = path.read_text(errors="replace")
     except OSError:
@@ -312,7 +313,7 @@ class Service:
         say(f"stopped {self.name} (exit {self.process.returncode})")
 
     def log_tail(self, lines: int = 40) -> str:
-        return _tail(self.log_path, lines)
+        return tail(self.log_path, lines)
 
 
 async def wait_http_ok(session: aiohttp.ClientSession, url: str, service: Service) -> None:
