@@ -34,6 +34,7 @@ async def test_migrations_create_every_table_and_the_partial_indexes() -> None:
     assert "alert_slack_due" in indexes
     assert {"alert_resolved_age", "alert_event_alert", "notification_age"} <= indexes
     assert "notification_open_dm" in indexes
+    assert {"alert_event_failed", "alert_event_unprocessed_by_tenant"} <= indexes
 
 
 async def test_knowledge_has_its_full_text_index() -> None:

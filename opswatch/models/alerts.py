@@ -120,6 +120,9 @@ class AlertEvent(Entity):
     processed_at = fields.DatetimeField(null=True)
     attempts = fields.IntField(default=0)
     outcome = fields.CharField(max_length=32, null=True)
+    # Why processing failed: the last error, kept with a quarantined event
+    # (outcome "failed") so an admin can see it and retry the event after a fix.
+    error = fields.TextField(null=True)
     alert: fields.ForeignKeyNullableRelation[Alert] = fields.ForeignKeyField(
         "models.Alert", related_name="inbox_events", null=True, on_delete=fields.CASCADE
     )

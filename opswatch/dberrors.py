@@ -1,0 +1,73 @@
+"""Telling a database that cannot answer now from a statement it will never accept.
+
+The two call for opposite answers. A database that is down, restarting, out of
+connections or in a deadlock is retried (a 503 with ``Retry-After``, a job
+retried later), and the work stays as it is. A statement refused for its data
+(a value too long, a character the database cannot store) fails the same way
+every time: retrying it forever is how one bad event stopped the pipeline, and
+answering it with a 503 makes a sender retry it forever.
+
+Tortoise wraps driver errors in its own types (a PostgreSQL data error becomes
+an ``OperationalError``, as does a locked SQLite file), so the classification
+looks at the whole chain of causes for the driver's own error.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+
+import asyncpg
+from tortoise.exceptions import DBConnectionError
+
+# SQLSTATE classes that mean "not now": connection exception, transaction
+# rollback (serialization failure, deadlock), insufficient resources, operator
+# intervention (shutdown, cannot connect now, statement timeout), system error.
+_RETRYABLE_SQLSTATE_CLASSES = frozenset({"08", "40", "53", "57", "58"})
+_RETRYABLE_SQLSTATES = frozenset({"55P03", "55006"})  # lock not available, object in use
+_SQLITE_BUSY = ("database is locked", "database table is locked", "unable to open", "disk i/o")
+
+
+def causes(error: BaseException) -> Iterator[BaseException]:
+    """The error and what caused it, outermost first (each once)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def retryable(error: BaseException) -> bool:
+    """True when the database could not do it now, and asking again later may work."""
+    for cause in causes(error):
+        if isinstance(cause, asyncpg.PostgresError):
+            state = str(getattr(cause, "sqlstate", "") or "")
+            return state[:2] in _RETRYABLE_SQLSTATE_CLASSES or state in _RETRYABLE_SQLSTATES
+        if isinstance(cause, sqlite3.OperationalError):
+            text = str(cause).lower()
+            return any(marker in text for marker in _SQLITE_BUSY)
+        # A connection that broke mid-statement (server restart, shutdown) surfaces
+        # as the client's own errors: "connection was closed", or asyncpg's
+        # "cannot switch to state" when a transaction's connection went away.
+        if isinstance(
+            cause,
+            OSError
+            | TimeoutError
+            | DBConnectionError
+            | asyncpg.InterfaceError
+            | asyncpg.InternalClientError,
+        ):
+            return True
+    return False
+
+
+def refused_data(error: BaseException) -> bool:
+    """True when the database refused the statement for the values in it."""
+    for cause in causes(error):
+        if isinstance(cause, asyncpg.PostgresError):
+            state = str(getattr(cause, "sqlstate", "") or "")
+            return state[:2] in ("22", "23", "54")  # data exception, integrity, limits
+        if isinstance(cause, sqlite3.DataError | sqlite3.IntegrityError):
+            return True
+    return False
