@@ -183,9 +183,9 @@ from ingest import (
     wait_log_line,
 )
 
-# ingest.py's helpers (Service, redis_cleanup) report through its own ``say``; one
-# format for every progress line: the time of day, as common.say prints it.
-ingest.say = say
+# The ingest package's helpers (Service, redis_cleanup) report through its own
+# ``say``; one format for every progress line: the time of day, as common.say prints it.
+ingest.use_say(say)
 
 DEFAULT_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -1524,7 +1524,7 @@ def render(report: dict[str, Any]) -> str:
         f"{report['cleanup_py_sha256']}; migrations up to {report['migrations'][-1]}",
         f"- command: `{report['command']}`",
         f"- as-of {report['as_of']}; tenant retention: 90 days of alerts, 365 days of audit",
-        f"- speed check (ingest.py's fixed Python loop, before the servers started): "
+        f"- speed check (bench/ingest's fixed Python loop, before the servers started): "
         f"{report['speed_check_ms']:,.0f} ms",
         f"- processes: {report['processes']}; `opswatch cleanup` as a subprocess; load: this "
         f"process (asyncio client) posting distinct alerts at {report['load']['rate']:g}/s, "
