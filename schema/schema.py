@@ -10,6 +10,7 @@ from opswatch.errors import OpsWatchError
 from resolvers import alerts as alert_resolvers
 from resolvers import audit as audit_resolvers
 from resolvers import escalation as escalation_resolvers
+from resolvers import inbox as inbox_resolvers
 from resolvers import knowledge as knowledge_resolvers
 from resolvers import rosters as roster_resolvers
 from resolvers import runbooks as runbook_resolvers
@@ -18,6 +19,8 @@ from resolvers import tenants as tenant_resolvers
 from schema.alerts import Alert, AlertConnection, AlertEvent
 from schema.audit import AuditConnection
 from schema.escalation import EscalationPolicy
+from schema.extensions import DatabaseUnavailable, RefuseNul
+from schema.inbox import FailedEventConnection, RetriedEvents
 from schema.knowledge import Incident, IncidentConnection, IncidentEvent, KnowledgeHit
 from schema.knowledge_runbooks import Runbook
 from schema.rosters import Notification, OnCallChange, Override, Roster
@@ -50,6 +53,7 @@ class Query:
         resolver=knowledge_resolvers.search_knowledge_base
     )
     audit_log: AuditConnection = strawberry.field(resolver=audit_resolvers.audit_log)
+    failed_events: FailedEventConnection = strawberry.field(resolver=inbox_resolvers.failed_events)
     runbooks: list[Runbook] = strawberry.field(resolver=runbook_resolvers.runbooks)
     runbook: Runbook | None = strawberry.field(resolver=runbook_resolvers.runbook)
 
@@ -95,6 +99,9 @@ class Mutation:
         resolver=knowledge_resolvers.promote_to_incident
     )
     update_retention: Tenant = strawberry.mutation(resolver=audit_resolvers.update_retention)
+    retry_failed_events: RetriedEvents = strawberry.mutation(
+        resolver=inbox_resolvers.retry_failed_events
+    )
     create_runbook: Runbook = strawberry.mutation(resolver=runbook_resolvers.create_runbook)
     update_runbook: Runbook = strawberry.mutation(resolver=runbook_resolvers.update_runbook)
     delete_runbook: strawberry.ID = strawberry.mutation(resolver=runbook_resolvers.delete_runbook)
@@ -127,6 +134,8 @@ schema = strawberry.Schema(
         lambda: QueryDepthLimiter(max_depth=10),
         lambda: MaxTokensLimiter(max_token_count=2000),
         lambda: MaxAliasesLimiter(max_alias_count=30),
+        RefuseNul,
         lambda: MaskErrors(should_mask_error=should_mask),
+        DatabaseUnavailable,  # after MaskErrors, so it sees the errors unmasked
     ],
 )

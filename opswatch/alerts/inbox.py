@@ -5,6 +5,11 @@ rows of newer requests gather, and the next flush writes them all at once.
 Every request still waits for the commit that holds its rows before it
 answers, so nothing is acknowledged that is not durable; under load, a
 hundred requests cost one commit instead of a hundred.
+
+A shared commit must not let one request fail its neighbours: when the
+database refuses a shared commit for its data (not because it is down), each
+request's rows are written again on their own, and only the request whose rows
+are refused hears so.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from opswatch.alerts.normalize import NormalizedEvent
+from opswatch.dberrors import retryable
 from opswatch.models import ApiKey, Tenant
 from opswatch.queue import enqueue
 from opswatch.sql import Statement
@@ -31,9 +37,15 @@ PROCESS_JOB = "alerts.process_pending"
 INGEST_QUEUE = "ingest"  # its own queue: alerts never wait behind Slack or paging work
 
 
+class Unstorable(Exception):
+    """The database refused this request's rows for their data (the sender's fault
+    or ours, but never worth a retry): the request is answered 422, its neighbours
+    in the shared commit are not affected."""
+
+
 class InboxWriter:
     def __init__(self) -> None:
-        self._waiting: list[tuple[list[InboxRow], asyncio.Future[None]]] = []
+        self._waiting: list[Waiter] = []
         self._flushing = False
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -55,17 +67,14 @@ class InboxWriter:
             while self._waiting:
                 batch, self._waiting = self._waiting, []
                 try:
-                    async with in_transaction() as connection:
-                        await _insert(connection, [row for rows, _ in batch for row in rows])
+                    await _commit([row for rows, _ in batch for row in rows])
                 except Exception as error:
-                    for _, done in batch:
-                        if not done.done():
-                            done.set_exception(error)
-                    continue
+                    if retryable(error) or len(batch) == 1:
+                        _settle(batch, _as_answer(error))
+                        continue
+                    batch = await _commit_one_by_one(batch)
                 await self._kick()
-                for _, done in batch:
-                    if not done.done():
-                        done.set_result(None)
+                _settle(batch, None)
         except BaseException:
             # Cancelled at shutdown: no request may wait forever for an answer.
             for _, done in self._waiting:
@@ -83,6 +92,47 @@ class InboxWriter:
             await enqueue(PROCESS_JOB)
         except Exception:
             log.exception("could not enqueue inbox processing; the sweeper will")
+
+
+Waiter = tuple[list["InboxRow"], asyncio.Future[None]]
+
+
+async def _commit(rows: list[InboxRow]) -> None:
+    async with in_transaction() as connection:
+        await _insert(connection, rows)
+
+
+async def _commit_one_by_one(batch: list[Waiter]) -> list[Waiter]:
+    """Each request's rows in a commit of their own, after their shared commit was
+    refused; answers the refused ones and returns those now durable."""
+    durable = []
+    for rows, done in batch:
+        try:
+            await _commit(rows)
+        except Exception as error:
+            _settle([(rows, done)], _as_answer(error))
+            continue
+        durable.append((rows, done))
+    return durable
+
+
+def _as_answer(error: Exception) -> Exception:
+    """What a waiting request raises: the database's own error when it may work
+    later (the sender retries), else Unstorable."""
+    if retryable(error):
+        return error
+    log.warning("the inbox refused a request's rows: %s", error)
+    return Unstorable(str(error))
+
+
+def _settle(batch: list[Waiter], error: Exception | None) -> None:
+    for _, done in batch:
+        if done.done():
+            continue
+        if error is None:
+            done.set_result(None)
+        else:
+            done.set_exception(error)
 
 
 _writers: dict[asyncio.AbstractEventLoop, InboxWriter] = {}

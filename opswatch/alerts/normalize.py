@@ -2,7 +2,8 @@
 
 Pure functions: no database, no I/O. A body is accepted whole or rejected whole
 with InvalidInput naming the offending field, like ``alerts[3].labels`` or
-``[2].title``.
+``[2].title``. Every field of an accepted event is bounded (see ``bounds``), so
+that whatever is accepted can be stored.
 """
 
 from __future__ import annotations
@@ -14,13 +15,24 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
+from opswatch.alerts.bounds import (
+    MAX_AGENT_NAME,
+    MAX_AGENT_TEXT,
+    MAX_ANNOTATION_VALUE,
+    MAX_BATCH,
+    MAX_DESCRIPTION,
+    MAX_FINGERPRINT,
+    MAX_GROUP_KEY,
+    MAX_LABEL_KEY,
+    MAX_LABEL_VALUE,
+    MAX_SOURCE,
+    MAX_TITLE,
+    cut,
+    link,
+)
 from opswatch.errors import InvalidInput
 from opswatch.models.enums import AlertSourceFormat, AlertStatus, Severity
 
-MAX_TITLE = 500
-MAX_DESCRIPTION = 10_000
-MAX_FINGERPRINT = 255
-MAX_BATCH = 1000
 FINGERPRINT_LENGTH = 32
 
 _SEVERITIES = {severity.value: severity for severity in Severity}
@@ -121,8 +133,11 @@ def parse_alertmanager(body: Any) -> list[NormalizedEvent]:
     alerts = body.get("alerts")
     if not isinstance(alerts, list) or not alerts:
         raise InvalidInput("alerts must be a non-empty array", field="alerts")
-    group_key = _optional_text(body.get("groupKey"), "groupKey")
-    external_url = _optional_text(body.get("externalURL"), "externalURL")
+    if len(alerts) > MAX_BATCH:
+        # Alertmanager's webhook_config has max_alerts for this (the README says so).
+        raise InvalidInput(f"alerts must hold at most {MAX_BATCH} alerts", field="alerts")
+    group_key = _bounded_text(body.get("groupKey"), "groupKey", MAX_GROUP_KEY)
+    external_url = link(_optional_text(body.get("externalURL"), "externalURL"))
     return [
         _alertmanager_event(
             alert, f"alerts[{index}]", group_key=group_key, external_url=external_url
@@ -152,8 +167,8 @@ def _alertmanager_event(
     status = _choice(alert.get("status"), f"{at}.status", _ALERTMANAGER_STATUSES)
     if not isinstance(alert.get("labels"), dict):
         raise InvalidInput(f"{at}.labels is required and must be an object", field=f"{at}.labels")
-    labels = _string_map(alert["labels"], f"{at}.labels")
-    annotations = _string_map(alert.get("annotations"), f"{at}.annotations")
+    labels = _string_map(alert["labels"], f"{at}.labels", MAX_LABEL_VALUE)
+    annotations = _string_map(alert.get("annotations"), f"{at}.annotations", MAX_ANNOTATION_VALUE)
     title = annotations.get("summary", "").strip() or labels.get("alertname")
     fingerprint = _given_fingerprint(alert.get("fingerprint"), f"{at}.fingerprint")
     return NormalizedEvent(
@@ -161,23 +176,23 @@ def _alertmanager_event(
         fingerprint=fingerprint or fingerprint_of(labels=labels),
         status=status,
         title=_title(title, f"{at}.labels.alertname"),
-        description=annotations.get("description", "")[:MAX_DESCRIPTION],
+        description=cut(annotations.get("description", ""), MAX_DESCRIPTION),
         severity_label=_label(labels.get("severity")),
         source="alertmanager",
         labels=labels,
         annotations=annotations,
-        runbook_url=annotations.get("runbook_url") or annotations.get("runbook") or None,
+        runbook_url=link(annotations.get("runbook_url")) or link(annotations.get("runbook")),
         starts_at=_timestamp(alert.get("startsAt"), f"{at}.startsAt"),
         ends_at=_timestamp(alert.get("endsAt"), f"{at}.endsAt"),
         group_key=group_key,
-        generator_url=_optional_text(alert.get("generatorURL"), f"{at}.generatorURL"),
+        generator_url=link(_optional_text(alert.get("generatorURL"), f"{at}.generatorURL")),
         external_url=external_url,
     )
 
 
 def _keep_event(item: dict[str, Any], prefix: str) -> NormalizedEvent:
     title = _title(item.get("name"), f"{prefix}name")
-    labels = _string_map(item.get("labels"), f"{prefix}labels")
+    labels = _string_map(item.get("labels"), f"{prefix}labels", MAX_LABEL_VALUE)
     keep_id = _scalar_text(item.get("id"), f"{prefix}id")
     fingerprint = _given_fingerprint(item.get("fingerprint"), f"{prefix}fingerprint")
     generator_field = "url" if item.get("url") is not None else "generatorURL"
@@ -190,11 +205,11 @@ def _keep_event(item: dict[str, Any], prefix: str) -> NormalizedEvent:
         severity_label=_keep_severity(item.get("severity"), f"{prefix}severity"),
         source=_source(item.get("source"), f"{prefix}source", default="keep"),
         labels=labels,
-        annotations={"keep_id": keep_id} if keep_id is not None else {},
+        annotations={"keep_id": cut(keep_id, MAX_LABEL_VALUE)} if keep_id is not None else {},
         runbook_url=None,
         starts_at=_keep_started(item, prefix),
         ends_at=None,
-        generator_url=_optional_text(item.get(generator_field), f"{prefix}{generator_field}"),
+        generator_url=link(_optional_text(item.get(generator_field), f"{prefix}{generator_field}")),
     )
 
 
@@ -216,7 +231,7 @@ def _keep_severity(value: Any, field: str) -> str | None:
 
 def _generic_event(item: dict[str, Any], prefix: str) -> NormalizedEvent:
     title = _title(item.get("title"), f"{prefix}title")
-    labels = _string_map(item.get("labels"), f"{prefix}labels")
+    labels = _string_map(item.get("labels"), f"{prefix}labels", MAX_LABEL_VALUE)
     source = _source(item.get("source"), f"{prefix}source", default="generic")
     status = _choice(item.get("status"), f"{prefix}status", _GENERIC_STATUSES, default="firing")
     agent = _agent_metadata(item.get("agent_metadata"), f"{prefix}agent_metadata")
@@ -233,7 +248,7 @@ def _generic_event(item: dict[str, Any], prefix: str) -> NormalizedEvent:
         source=source,
         labels=labels,
         annotations={},
-        runbook_url=_optional_text(item.get("runbook_url"), f"{prefix}runbook_url") or None,
+        runbook_url=link(_optional_text(item.get("runbook_url"), f"{prefix}runbook_url")),
         starts_at=None,
         ends_at=None,
         agent_metadata=agent,
@@ -251,14 +266,21 @@ def _agent_metadata(value: Any, field: str) -> dict[str, Any] | None:
             f"{field}.auto_resolved must be true or false", field=f"{field}.auto_resolved"
         )
     metadata: dict[str, Any] = {"auto_resolved": auto_resolved}
-    for key in ("agent_id", "action_taken", "action_result"):
-        text = _optional_text(value.get(key), f"{field}.{key}")
+    for key, limit in _AGENT_TEXTS.items():
+        text = _bounded_text(value.get(key), f"{field}.{key}", limit)
         if text is not None:
             metadata[key] = text
     confidence = _confidence(value.get("confidence"), f"{field}.confidence")
     if confidence is not None:
         metadata["confidence"] = confidence
     return metadata
+
+
+_AGENT_TEXTS = {
+    "agent_id": MAX_AGENT_NAME,
+    "action_taken": MAX_AGENT_TEXT,
+    "action_result": MAX_AGENT_NAME,
+}
 
 
 def _confidence(value: Any, field: str) -> float | None:
@@ -323,11 +345,16 @@ def _choice(
 def _title(value: Any, field: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidInput(f"{field} is required and must be a non-empty string", field=field)
-    return value.strip()[:MAX_TITLE]
+    return cut(value.strip(), MAX_TITLE)
 
 
 def _description(value: Any, field: str) -> str:
-    return (_optional_text(value, field) or "")[:MAX_DESCRIPTION]
+    return _bounded_text(value, field, MAX_DESCRIPTION) or ""
+
+
+def _bounded_text(value: Any, field: str, limit: int) -> str | None:
+    text = _optional_text(value, field)
+    return cut(text, limit) if text is not None else None
 
 
 def _given_fingerprint(value: Any, field: str) -> str | None:
@@ -343,7 +370,7 @@ def _source(value: Any, field: str, *, default: str) -> str:
         if not all(isinstance(part, str) for part in value):
             raise InvalidInput(f"{field} must be a string or an array of strings", field=field)
         value = ",".join(part.strip() for part in value if part.strip())
-    return (_optional_text(value, field) or "").strip() or default
+    return cut((_optional_text(value, field) or "").strip(), MAX_SOURCE) or default
 
 
 def _label(value: str | None) -> str | None:
@@ -363,14 +390,17 @@ def _scalar_text(value: Any, field: str) -> str | None:
     return _optional_text(value, field)
 
 
-def _string_map(value: Any, field: str) -> dict[str, str]:
-    """An object of text values; null values are dropped, nested values rejected."""
+def _string_map(value: Any, field: str, limit: int) -> dict[str, str]:
+    """An object of text values, each cut to ``limit`` (keys to MAX_LABEL_KEY); null
+    values are dropped, nested values rejected."""
     if value is None:
         return {}
     if not isinstance(value, dict):
         raise InvalidInput(f"{field} must be an object", field=field)
     texts = {key: _scalar_text(item, f"{field}.{key}") for key, item in value.items()}
-    return {key: text for key, text in texts.items() if text is not None}
+    return {
+        cut(key, MAX_LABEL_KEY): cut(text, limit) for key, text in texts.items() if text is not None
+    }
 
 
 def _timestamp(value: Any, field: str) -> datetime | None:

@@ -7,10 +7,21 @@ the partial unique index of open alerts: the database, not a read-then-write,
 decides whether an event opens an alert or repeats one. Events are claimed and
 marked processed in the same transaction as their effect, so processing a
 batch twice, or in two workers at once, changes nothing.
+
+No event can stop the pipeline. A batch that fails for anything but a database
+that cannot answer now is split in halves, each processed on its own, until
+the event that fails is alone; every other event goes on. An event that fails
+``MAX_EVENT_ATTEMPTS`` times is quarantined: marked processed with the outcome
+``failed`` and its error, counted in ``/metrics``, logged once as an ERROR,
+listed to admins (GraphQL ``failedEvents``) and retried on request.
+
+Each batch claims a share of every tenant's backlog (oldest first within a
+tenant), so one tenant's storm does not queue other tenants' alerts behind it.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
@@ -18,6 +29,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from prometheus_client import Counter
 from tortoise.transactions import in_transaction
 
 from opswatch.alerts import store
@@ -26,6 +38,7 @@ from opswatch.alerts.enrich import Enricher
 from opswatch.alerts.inbox import PROCESS_JOB
 from opswatch.alerts.live import AlertEventKind, publish_alert_events
 from opswatch.alerts.normalize import NormalizedEvent
+from opswatch.dberrors import retryable
 from opswatch.knowledge import agent as agent_knowledge
 from opswatch.models import (
     ActorType,
@@ -38,6 +51,18 @@ from opswatch.models import (
 from opswatch.queue import enqueue
 from opswatch.queue.drain import Drain
 from opswatch.sql import Statement
+
+log = logging.getLogger(__name__)
+
+QUARANTINED = Counter(
+    "opswatch_inbox_events_quarantined_total",
+    "Inbox events set aside after failing processing again and again",
+    ["source_format"],
+)
+FAILED_ATTEMPTS = Counter(
+    "opswatch_inbox_event_failures_total",
+    "Failed attempts to process one inbox event (each counted once per attempt)",
+)
 
 
 @dataclass(frozen=True)
@@ -97,6 +122,8 @@ class Run:
 CLAIM_LIMIT = 500
 MAX_BATCHES_PER_JOB = 50
 RETRY_DEFERRED_MS = 200
+MAX_EVENT_ATTEMPTS = 3
+MAX_ERROR_TEXT = 2_000
 
 
 _drain = Drain()
@@ -131,7 +158,7 @@ async def process_pending() -> list[Outcome]:
 
 async def _process_and_announce() -> tuple[list[Outcome], bool]:
     """One batch, committed, then announced: live events and the jobs it calls for."""
-    batch, committed, deferred = await _process_batch()
+    batch, committed, deferred = await _process_isolating()
     # Published per batch (after its commit), not after the whole job.
     await publish_alert_events(
         [
@@ -152,46 +179,184 @@ async def _process_and_announce() -> tuple[list[Outcome], bool]:
     return batch, deferred
 
 
-async def _process_batch() -> tuple[list[Outcome], dict[uuid.UUID, Alert], bool]:
+Processed = tuple[list[Outcome], dict[uuid.UUID, Alert], bool]
+
+
+class BatchFailed(Exception):
+    """Processing the claimed events failed; nothing of the batch was committed."""
+
+    def __init__(self, event_ids: list[uuid.UUID], error: Exception) -> None:
+        super().__init__(str(error))
+        self.event_ids = event_ids
+        self.error = error
+
+
+async def _process_isolating(only: list[uuid.UUID] | None = None) -> Processed:
+    """A batch (the next one, or the events ``only``); when it fails, its halves on
+    their own, down to the one event that fails, whose failure is recorded.
+
+    A database that cannot answer now fails the whole job instead (its retry
+    comes back to the same events): that is nobody's event's fault.
+    """
+    try:
+        return await _process_batch(only)
+    except BatchFailed as failed:
+        if retryable(failed.error):
+            raise failed.error from None
+        if len(failed.event_ids) == 1:
+            # Still pending after a failed attempt: "deferred", so that the next
+            # attempt comes shortly and the event is quarantined within seconds.
+            pending = await _record_failure(failed.event_ids[0], failed.error)
+            return [], {}, pending
+        half = len(failed.event_ids) // 2
+        outcomes: list[Outcome] = []
+        committed: dict[uuid.UUID, Alert] = {}
+        deferred = False
+        for part in (failed.event_ids[:half], failed.event_ids[half:]):
+            part_outcomes, part_committed, part_deferred = await _process_isolating(part)
+            outcomes += part_outcomes
+            committed.update(part_committed)
+            deferred = deferred or part_deferred
+        return outcomes, committed, deferred
+
+
+async def _process_batch(only: list[uuid.UUID] | None = None) -> Processed:
     """The batch's outcomes, the alerts they touched as committed, and whether
     events were deferred."""
     async with in_transaction() as connection:
         sql = Statement(connection)
-        claimed = await _claim(sql)
-        ready = await _without_gaps(sql, claimed)
-        if not ready:
-            return [], {}, len(claimed) > 0
-        now = datetime.now(UTC)
-        runs = _runs(ready)
-        enrichers = await _enrichers(sql, runs, now)
-        outcomes: list[Outcome] = []
-        for round_runs in _rounds(runs):
-            outcomes += await _apply_round(sql, round_runs, enrichers, now)
-        await _mark_processed(sql, outcomes, now)
-        await _audit(sql, outcomes, {row.id: row for row in ready}, now)
-        touched = {o.alert_id for o in outcomes if o.kind is not None and o.alert_id is not None}
-        # One read per batch, inside the transaction: the state this batch committed.
-        committed = {row.id: row for row in await Alert.filter(id__in=touched).using_db(connection)}
+        claimed = await _claim(sql, only)
+        try:
+            return await _process_claimed(sql, claimed)
+        except Exception as error:
+            # Raised inside the transaction, so everything the batch did rolls back.
+            raise BatchFailed([row.id for row in claimed], error) from error
+
+
+async def _process_claimed(sql: Statement, claimed: list[InboxEvent]) -> Processed:
+    ready = await _without_gaps(sql, claimed)
+    if not ready:
+        return [], {}, len(claimed) > 0
+    now = datetime.now(UTC)
+    runs = _runs(ready)
+    enrichers = await _enrichers(sql, runs, now)
+    outcomes: list[Outcome] = []
+    for round_runs in _rounds(runs):
+        outcomes += await _apply_round(sql, round_runs, enrichers, now)
+    await _mark_processed(sql, outcomes, now)
+    await _audit(sql, outcomes, {row.id: row for row in ready}, now)
+    touched = {o.alert_id for o in outcomes if o.kind is not None and o.alert_id is not None}
+    # One read per batch, inside the transaction: the state this batch committed.
+    committed = {row.id: row for row in await Alert.filter(id__in=touched).using_db(sql.connection)}
     return outcomes, committed, len(ready) < len(claimed)
 
 
-async def _claim(sql: Statement) -> list[InboxEvent]:
-    """The oldest pending events, locked for this transaction (PostgreSQL) so a
-    concurrent job skips them; SQLite serialises writers anyway.
+_CLAIMED_COLUMNS = "id, tenant_id, api_key_id, fingerprint, source_format, received_at, normalized"
+
+# Every tenant with a backlog (a skip scan of the unprocessed-by-tenant index: one
+# probe per tenant, however deep a storm's backlog), then the oldest events of each,
+# an equal share of the batch apiece, locked so that a concurrent drain skips them.
+_FAIR_CLAIM = f"""
+WITH RECURSIVE pending(tenant_id) AS (
+    (SELECT tenant_id FROM alert_event WHERE processed_at IS NULL ORDER BY tenant_id LIMIT 1)
+    UNION ALL
+    SELECT (SELECT later.tenant_id FROM alert_event AS later
+            WHERE later.processed_at IS NULL AND later.tenant_id > pending.tenant_id
+            ORDER BY later.tenant_id LIMIT 1)
+    FROM pending WHERE pending.tenant_id IS NOT NULL
+),
+tenants AS (SELECT tenant_id FROM pending WHERE tenant_id IS NOT NULL LIMIT {CLAIM_LIMIT}),
+share AS (SELECT GREATEST(1, {CLAIM_LIMIT} / NULLIF(count(*), 0))::int AS size FROM tenants)
+SELECT claimed.* FROM tenants CROSS JOIN share CROSS JOIN LATERAL (
+    SELECT {_CLAIMED_COLUMNS} FROM alert_event
+    WHERE alert_event.tenant_id = tenants.tenant_id AND alert_event.processed_at IS NULL
+    ORDER BY alert_event.received_at LIMIT share.size FOR UPDATE SKIP LOCKED
+) AS claimed
+"""  # noqa: S608  (only constants are interpolated)
+
+
+async def _claim(sql: Statement, only: list[uuid.UUID] | None = None) -> list[InboxEvent]:
+    """The next batch (a fair share of each tenant's backlog), or those of the events
+    ``only`` still unprocessed; locked for this transaction on PostgreSQL so a
+    concurrent job skips them (SQLite serialises writers anyway).
 
     Sorted by tenant and fingerprint, so every transaction takes alert row locks
     in one global order (batches wait for each other, never deadlock); within a
     fingerprint, events keep the order they arrived in.
     """
-    lock = "" if sql.sqlite else " FOR UPDATE SKIP LOCKED"
-    # Only constants are interpolated.
-    rows = await sql.rows(
-        "SELECT id, tenant_id, api_key_id, fingerprint, source_format, received_at, normalized "  # noqa: S608
-        "FROM alert_event WHERE processed_at IS NULL ORDER BY received_at "
-        f"LIMIT {CLAIM_LIMIT}{lock}"
-    )
+    if only is not None:
+        lock = "" if sql.sqlite else " FOR UPDATE SKIP LOCKED"
+        marks = ", ".join(f":e{i}" for i in range(len(only)))
+        rows = await sql.rows(
+            f"SELECT {_CLAIMED_COLUMNS} FROM alert_event "  # noqa: S608
+            f"WHERE id IN ({marks}) AND processed_at IS NULL{lock}",
+            **{f"e{i}": event_id for i, event_id in enumerate(only)},
+        )
+    elif sql.sqlite:
+        rows = await _fair_claim_sqlite(sql)
+    else:
+        rows = await sql.rows(_FAIR_CLAIM)
     events = [InboxEvent.from_row(row) for row in rows]
     return sorted(events, key=lambda e: (str(e.tenant_id), e.fingerprint, e.received_at))
+
+
+async def _fair_claim_sqlite(sql: Statement) -> list[dict[str, Any]]:
+    tenants = await sql.rows(
+        "SELECT DISTINCT tenant_id FROM alert_event WHERE processed_at IS NULL "  # noqa: S608
+        f"LIMIT {CLAIM_LIMIT}"
+    )
+    share = max(1, CLAIM_LIMIT // max(1, len(tenants)))
+    rows: list[dict[str, Any]] = []
+    for tenant in tenants:
+        rows += await sql.rows(
+            f"SELECT {_CLAIMED_COLUMNS} FROM alert_event "  # noqa: S608
+            "WHERE tenant_id = :tenant AND processed_at IS NULL "
+            f"ORDER BY received_at LIMIT {share}",
+            tenant=tenant["tenant_id"],
+        )
+    return rows
+
+
+async def _record_failure(event_id: uuid.UUID, error: Exception) -> bool:
+    """One more failed attempt of the event, on its own; at the last, quarantined.
+    True when the event is still pending (to be tried again)."""
+    now = datetime.now(UTC)
+    text = f"{type(error).__name__}: {error}"[:MAX_ERROR_TEXT]
+    async with in_transaction() as connection:
+        rows = await Statement(connection).rows(
+            "UPDATE alert_event SET attempts = attempts + 1, error = :error, "
+            "outcome = CASE WHEN attempts + 1 >= :most THEN 'failed' ELSE outcome END, "
+            "processed_at = CASE WHEN attempts + 1 >= :most THEN :now ELSE processed_at END "
+            "WHERE id = :id AND processed_at IS NULL "
+            "RETURNING tenant_id, source_format, attempts, outcome",
+            error=text,
+            most=MAX_EVENT_ATTEMPTS,
+            now=now,
+            id=event_id,
+        )
+    if not rows:
+        return False  # processed meanwhile (by another drain): nothing to record
+    row = rows[0]
+    FAILED_ATTEMPTS.inc()
+    if row["outcome"] == "failed":
+        QUARANTINED.labels(row["source_format"]).inc()
+        log.error(
+            "inbox event %s of tenant %s quarantined after %d failed attempts: %s",
+            event_id,
+            row["tenant_id"],
+            row["attempts"],
+            text,
+        )
+    else:
+        log.warning(
+            "inbox event %s of tenant %s failed (attempt %d of %d): %s",
+            event_id,
+            row["tenant_id"],
+            row["attempts"],
+            MAX_EVENT_ATTEMPTS,
+            text,
+        )
+    return row["outcome"] != "failed"
 
 
 async def _without_gaps(sql: Statement, rows: list[InboxEvent]) -> list[InboxEvent]:

@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse
 
 from opswatch import runtime
 from opswatch.alerts import inbox
+from opswatch.alerts.bounds import may_hold_nul, without_nul
 from opswatch.alerts.normalize import (
     NormalizedEvent,
     parse_alertmanager,
@@ -23,7 +24,8 @@ from opswatch.alerts.normalize import (
     parse_keep,
 )
 from opswatch.errors import OpsWatchError
-from opswatch.http.rest import DATABASE_DOWN, caller, error, error_of
+from opswatch.http.limits import BodyTooLarge
+from opswatch.http.rest import caller, error, error_of
 from opswatch.tenants.principal import Principal
 from opswatch.tenants.ratelimit import retry_after
 
@@ -31,21 +33,16 @@ Parser = Callable[[Any, Principal], list[NormalizedEvent]]
 
 
 async def read_body(request: Request, limit: int) -> bytes | None:
-    """The body, or None when it is over ``limit`` bytes (checked while streaming)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        return None
-    chunks: list[bytes] = []
-    size = 0
+    """The body, or None when it is over ``limit`` bytes. The app's body limit
+    (``opswatch.http.limits``) counts while streaming and refuses a declared
+    length at once; ``limit`` may only be stricter than the app's."""
     try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                return None
-            chunks.append(chunk)
+        body = await request.body()
+    except BodyTooLarge:
+        return None
     except ClientDisconnect:
         raise SenderGone from None
-    return b"".join(chunks)
+    return body if len(body) <= limit else None
 
 
 class SenderGone(Exception):
@@ -75,6 +72,8 @@ async def _receive(request: Request, parse: Parser) -> JSONResponse:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError as failure:
         return error(400, "malformed_json", f"the body is not JSON: {failure}", "body")
+    if may_hold_nul(body):
+        payload = without_nul(payload)
     try:
         events = parse(payload, principal)
     except OpsWatchError as failure:
@@ -83,8 +82,8 @@ async def _receive(request: Request, parse: Parser) -> JSONResponse:
         ids = await inbox.accept(
             tenant=principal.tenant, api_key=principal.api_key, events=events, raw=payload
         )
-    except DATABASE_DOWN:
-        return error(503, "unavailable", "the database is unavailable; retry")
+    except inbox.Unstorable:
+        return error(422, "unstorable", "the database refused this body's data", "body")
     return JSONResponse({"accepted": len(ids), "events": [str(i) for i in ids]}, status_code=202)
 
 
