@@ -18,10 +18,12 @@ import aiohttp
 import asyncpg
 from common import run_main
 
+from . import noisy
 from .base import (
     DEFAULT_POSTGRES_URL,
     DEFAULT_REDIS_URL,
     EMBEDDED_TARGET,
+    EXTRA_PHASES,
     LATENCY_TARGET_RATE,
     MAX_IN_FLIGHT,
     PHASES,
@@ -51,7 +53,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--phases",
         type=lambda raw: [p.strip() for p in raw.split(",") if p.strip()],
         default=list(PHASES),
-        help="comma-separated, of: " + ",".join(PHASES),
+        help="comma-separated, of: " + ",".join(PHASES + EXTRA_PHASES),
     )
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per load phase")
     parser.add_argument("--concurrency", type=int, default=64, help="closed-loop connections")
@@ -97,10 +99,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="record py-spy profiles of the OpsWatch processes during each phase into DIR",
     )
     parser.add_argument("--py-spy", default=shutil.which("py-spy"), help="py-spy binary")
+    noisy.add_arguments(parser)
     args = parser.parse_args(argv)
-    unknown = [p for p in args.phases if p not in PHASES]
+    unknown = [p for p in args.phases if p not in PHASES + EXTRA_PHASES]
     if unknown or not args.phases:
-        parser.error(f"--phases: unknown {unknown}; choose from {','.join(PHASES)}")
+        parser.error(f"--phases: unknown {unknown}; choose from {','.join(PHASES + EXTRA_PHASES)}")
+    noisy.check_arguments(parser, args)
     for name in ("duration", "rate", "latency_duration", "storm_rate", "storm_duration"):
         if getattr(args, name) <= 0:
             parser.error(f"--{name.replace('_', '-')} must be positive")

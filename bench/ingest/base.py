@@ -13,7 +13,8 @@ LOOPBACK = "127.0.0.1"
 DEFAULT_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 WEBHOOK_PATH = "/api/v1/webhooks/generic"
-PHASES = ("burst", "sustained", "storm", "latency")
+PHASES = ("burst", "sustained", "storm", "latency")  # the default
+EXTRA_PHASES = ("noisy",)  # only when asked for: --phases noisy
 
 # Targets on a 2-core machine (the wording, in numbers).
 BASELINE_SHARE = 0.5  # accepted/s at least half the one-INSERT baseline

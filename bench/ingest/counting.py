@@ -137,11 +137,16 @@ class PostgresCounts:
             for row in rows
         }
 
+    async def rows(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+        """Any query's rows, as tuples (the noisy phase's own counts)."""
+        async with self.lock:
+            return [tuple(row) for row in await self.connection.fetch(sql, *args)]
+
     async def close(self) -> None:
         await self.connection.close()
 
 
-def _parse_time(value: Any) -> datetime:
+def parse_time(value: Any) -> datetime:
     parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
@@ -176,7 +181,7 @@ class SqliteCounts:
     def _inbox_times(self, prefix: str) -> dict[str, tuple[float, float]]:
         rows = self.connection.execute(INBOX_TIMES_SQLITE, (prefix + "%",)).fetchall()
         return {
-            fingerprint: (_parse_time(received).timestamp(), _parse_time(processed).timestamp())
+            fingerprint: (parse_time(received).timestamp(), parse_time(processed).timestamp())
             for fingerprint, received, processed in rows
         }
 
@@ -197,6 +202,14 @@ class SqliteCounts:
     async def fingerprint(self, fingerprint: str) -> tuple[int, int]:
         async with self.lock:
             return await asyncio.to_thread(self._fingerprint, fingerprint)
+
+    def _rows(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        return self.connection.execute(re.sub(r"\$\d+", "?", sql), args).fetchall()
+
+    async def rows(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+        """Any query's rows, as tuples ("$n" placeholders, as for PostgreSQL)."""
+        async with self.lock:
+            return await asyncio.to_thread(self._rows, sql, args)
 
     async def close(self) -> None:
         self.connection.close()

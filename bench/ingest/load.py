@@ -210,6 +210,26 @@ async def closed_loop(
     return poster.result(time.perf_counter() - started)
 
 
+async def closed_count(
+    poster: Poster, body: Callable[[int], bytes], *, count: int, concurrency: int
+) -> LoadResult:
+    """``count`` requests from ``concurrency`` workers, each posting again as soon as it
+    is answered (as fast as the server takes them); gives up after 10 minutes."""
+    poster.reset()
+    indexes = iter(range(count))
+    started = time.perf_counter()
+    give_up = started + 600
+
+    async def worker() -> None:
+        for index in indexes:
+            if time.perf_counter() >= give_up:
+                return
+            await poster.post(body(index))
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return poster.result(time.perf_counter() - started)
+
+
 class Wrk:
     def __init__(self, binary: str, script: Path, threads: int) -> None:
         self.binary = binary

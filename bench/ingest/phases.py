@@ -9,7 +9,7 @@ import secrets
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .base import (
@@ -26,6 +26,7 @@ from .base import (
 from .counting import Counts, PostgresCounts, SqliteCounts
 from .cpu import CpuMeter, speed_check
 from .load import LoadGenerator, LoadResult, Poster, alert_body, open_loop, percentile
+from .noisy import DeadTelephony, phase_noisy
 from .profile import Profiler
 
 SUBSCRIPTION = """
@@ -46,6 +47,8 @@ class Target:
     db: PostgresCounts | SqliteCounts
     cpu: CpuMeter
     profiler: Profiler | None = None
+    env: dict[str, str] = field(default_factory=dict)  # the servers', for the CLI
+    telephony: DeadTelephony | None = None  # the noisy phase's provider
 
     @property
     def webhook_url(self) -> str:
@@ -397,10 +400,13 @@ async def run_phases(
             figures = await phase_sustained(target, poster, args, sustain_rate)
         elif phase == "storm":
             figures = await phase_storm(target, poster, args)
+        elif phase == "noisy":
+            figures = await phase_noisy(target, poster, args)
         else:
             figures = await phase_latency(target, poster, args)
         results[phase] = figures
-        say(f"{target.shape}: {phase}: {one_line(figures)}")
+        if one_line(figures):  # the noisy phase said its own
+            say(f"{target.shape}: {phase}: {one_line(figures)}")
         if not figures["drained"]:
             say(f"{target.shape}: backlog not drained; skipping the remaining phases")
             break

@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from . import noisy
 from .base import (
     BASELINE_SHARE,
     EMBEDDED_TARGET,
@@ -283,7 +284,7 @@ def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
                 "met": bool(embedded["kept_up"] and embedded["rate"] >= EMBEDDED_TARGET),
             }
         )
-    return rows
+    return rows + noisy.target_row(report)
 
 
 def log_lines(report: dict[str, Any]) -> list[str]:
@@ -332,6 +333,8 @@ def render(report: dict[str, Any]) -> str:
         "## CPU per component",
         "",
         *cpu_table(report),
+        "",
+        *noisy.tables(report),
         "",
         "## Targets",
         "",

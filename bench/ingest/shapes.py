@@ -21,6 +21,7 @@ from .base import LOOPBACK, REPO, BenchError, say
 from .counting import PostgresCounts, SqliteCounts
 from .cpu import CpuMeter, speed_check
 from .load import LoadGenerator, Poster, alert_body, open_loop
+from .noisy import DeadTelephony
 from .phases import Target, one_line, run_phases
 from .processes import (
     PostgresAdmin,
@@ -69,6 +70,19 @@ async def provision(env: dict[str, str]) -> tuple[str, str]:
     return str(key["key"]), str(user["token"])
 
 
+async def dead_telephony(
+    stack: contextlib.AsyncExitStack, args: argparse.Namespace, env: dict[str, str]
+) -> DeadTelephony | None:
+    """For the noisy phase: the provider that is down, started before the servers
+    (they read ``OPSWATCH_TWILIO_API_URL`` at start)."""
+    if "noisy" not in args.phases:
+        return None
+    telephony = DeadTelephony(args.noisy_provider)
+    env["OPSWATCH_TWILIO_API_URL"] = await telephony.start()
+    stack.push_async_callback(telephony.stop)
+    return telephony
+
+
 async def run_embedded(run: Run) -> dict[str, Any]:
     data_dir = run.tmp / "embedded"
     data_dir.mkdir()
@@ -84,6 +98,7 @@ async def run_embedded(run: Run) -> dict[str, Any]:
         }
     )
     async with contextlib.AsyncExitStack() as stack:
+        telephony = await dead_telephony(stack, run.args, env)
         key, token = await provision(env)
         serve = Service(
             "opswatch serve",
@@ -98,7 +113,7 @@ async def run_embedded(run: Run) -> dict[str, Any]:
         db = SqliteCounts(sqlite_path)
         stack.push_async_callback(db.close)
         cpu = CpuMeter({"serve": serve.pgid})
-        target = Target("embedded", base, key, token, db, cpu, run.profiler)
+        target = Target("embedded", base, key, token, db, cpu, run.profiler, env, telephony)
         try:
             phases = await run_phases(target, run.gen, run.args)
             return {"processes": "opswatch serve", "log": log_issues([serve]), **phases}
@@ -131,6 +146,7 @@ async def run_production(run: Run) -> dict[str, Any]:
                 "OPSWATCH_PORT": str(port),
             }
         )
+        telephony = await dead_telephony(stack, args, env)
         key, token = await provision(env)
         api = Service(
             "opswatch api",
@@ -154,7 +170,7 @@ async def run_production(run: Run) -> dict[str, Any]:
         db = await PostgresCounts.open(dsn)
         stack.push_async_callback(db.close)
         cpu = CpuMeter({"api": api.pgid, "worker": worker.pgid}, database=name)
-        target = Target("production", base, key, token, db, cpu, run.profiler)
+        target = Target("production", base, key, token, db, cpu, run.profiler, env, telephony)
         processes = (
             f"opswatch api --workers {args.api_workers} + "
             f"opswatch worker --threads {args.worker_threads}"
