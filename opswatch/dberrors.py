@@ -18,6 +18,7 @@ import sqlite3
 from collections.abc import Iterator
 
 import asyncpg
+from asyncpg.exceptions import _base as asyncpg_client
 from tortoise.exceptions import DBConnectionError
 
 # SQLSTATE classes that mean "not now": connection exception, transaction
@@ -41,6 +42,8 @@ def causes(error: BaseException) -> Iterator[BaseException]:
 def retryable(error: BaseException) -> bool:
     """True when the database could not do it now, and asking again later may work."""
     for cause in causes(error):
+        if isinstance(cause, asyncpg_client.DataError):
+            return False  # a value asyncpg cannot encode: an InterfaceError, but data
         if isinstance(cause, asyncpg.PostgresError):
             state = str(getattr(cause, "sqlstate", "") or "")
             return state[:2] in _RETRYABLE_SQLSTATE_CLASSES or state in _RETRYABLE_SQLSTATES
@@ -65,6 +68,8 @@ def retryable(error: BaseException) -> bool:
 def refused_data(error: BaseException) -> bool:
     """True when the database refused the statement for the values in it."""
     for cause in causes(error):
+        if isinstance(cause, asyncpg_client.DataError):
+            return True
         if isinstance(cause, asyncpg.PostgresError):
             state = str(getattr(cause, "sqlstate", "") or "")
             return state[:2] in ("22", "23", "54")  # data exception, integrity, limits
