@@ -20,7 +20,11 @@ log = logging.getLogger(__name__)
 
 class InProcessQueue:
     def __init__(self, *, concurrency: int = 32) -> None:
-        self._slots = asyncio.Semaphore(concurrency)
+        # Slots per queue, as a worker process gives each queue capacity of its own:
+        # thousands of paging jobs of a storm must not hold every slot while the
+        # next alert's processing waits for one.
+        self._concurrency = concurrency
+        self._slots: dict[str, asyncio.Semaphore] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._timers: set[asyncio.TimerHandle] = set()
         self._idle = asyncio.Event()
@@ -104,7 +108,8 @@ class InProcessQueue:
             self._idle.set()
 
     async def _run(self, spec: JobSpec, kwargs: dict[str, Any], attempt: int) -> None:
-        async with self._slots:
+        slots = self._slots.setdefault(spec.queue_name, asyncio.Semaphore(self._concurrency))
+        async with slots:
             self._not_started.discard((spec.name, repr(sorted(kwargs.items()))))
             try:
                 await asyncio.wait_for(spec.fn(**kwargs), spec.time_limit_ms / 1000)
