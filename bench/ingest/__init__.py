@@ -56,6 +56,14 @@ Phases of each OpsWatch shape (``--phases``, all by default), in this order:
     ``--latency-duration`` seconds (10); latency is from just before each POST to
     the arrival of that alert's CREATED event on the subscription (p50/p99/max).
 
+``noisy`` (only when named: ``--phases noisy``)
+    tenant A storms ``--noisy-alerts`` (10,000) distinct alerts into a default
+    escalation policy that pages one on-call person by SMS and PHONE through a
+    Twilio that is down, while tenant B sends ``--noisy-b-rate`` (10) alerts/s;
+    reports B's webhook-to-processed latency, A's drain time, the escalation
+    events by status, CPU, PostgreSQL deadlocks and a timeline (see
+    ``bench/ingest/noisy.py``). Target: B's p99 under 2 s.
+
 Open-loop phases send on schedule whatever the answers take, but never have
 more than 512 requests waiting: a server that cannot keep up makes the send rate
 drop, and the tables report the rate actually sent ("sent N/s"). Every loop is
@@ -78,6 +86,10 @@ the rest being the webhook before the insert and the live feed after processing.
 At the end of each shape the server logs are scanned for errors, tracebacks and
 retried jobs. Before each phase a fixed pure-Python loop is timed ("speed
 check"): on a shared VM, a slower check explains a slower run.
+
+A run from a snapshot that is not a git checkout (``git archive COMMIT | tar -x``,
+to measure one commit while the working tree changes) reports the commit named
+by ``BENCH_COMMIT``.
 
 Diagnosis aids: ``--profile DIR`` records each OpsWatch process with
 ``py-spy record --gil`` during every phase's load (py-spy from PyPI, installed

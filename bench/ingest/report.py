@@ -54,7 +54,8 @@ def revision() -> str:
             timeout=10,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
-        return "unknown"
+        # A snapshot outside git (``git archive COMMIT | tar -x``) says which it is.
+        return os.environ.get("BENCH_COMMIT", "unknown") + " (snapshot, not a git checkout)"
     return head + (" with uncommitted changes to the application" if dirty else "")
 
 
