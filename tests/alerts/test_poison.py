@@ -15,7 +15,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from opswatch.alerts import bounds
-from opswatch.alerts.inbox import InboxWriter, InboxRow, Unstorable
+from opswatch.alerts.inbox import InboxRow, InboxWriter, Unstorable
 from opswatch.alerts.normalize import parse_generic
 from opswatch.alerts.pipeline import MAX_EVENT_ATTEMPTS
 from opswatch.models import Alert, AlertEvent, AlertStatus, Incident
@@ -66,7 +66,10 @@ def alertmanager_with(**alert_fields: Any) -> dict[str, Any]:
             "alertmanager",
             alertmanager_with(annotations={"summary": "Long runbook", "runbook_url": LONG_URL}),
         ),
-        ("alertmanager", alertmanager_with(annotations={"summary": "Old key", "runbook": LONG_URL})),
+        (
+            "alertmanager",
+            alertmanager_with(annotations={"summary": "Old key", "runbook": LONG_URL}),
+        ),
         ("keep", {"name": "Keep long url", "url": LONG_URL}),
         ("keep", {"name": "Keep long generator", "generatorURL": LONG_URL}),
         ("generic", {"title": "Generic long runbook", "runbook_url": LONG_URL}),
@@ -256,7 +259,8 @@ async def test_an_event_that_keeps_failing_is_quarantined_and_the_rest_go_on(
     assert poison.outcome == "failed"
     assert poison.processed_at is not None
     assert poison.attempts == MAX_EVENT_ATTEMPTS
-    assert poison.error is not None and "KeyError" in poison.error
+    assert poison.error is not None
+    assert "KeyError" in poison.error
     assert await Alert.filter(tenant=acme.tenant).count() == 20
     assert await AlertEvent.filter(processed_at__isnull=True).count() == 0
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
@@ -348,7 +352,23 @@ async def test_one_tenants_backlog_does_not_queue_another_tenants_first_alert(
     await drained(app_runtime)
 
     first_batch = await AlertEvent.filter(tenant=acme.tenant).order_by("processed_at").first()
-    assert first_batch is not None and first_batch.processed_at is not None
+    assert first_batch is not None
+    assert first_batch.processed_at is not None
     ordinary = await AlertEvent.get(tenant=globex.tenant)
     # Processed in the first batch with the storm's oldest events, not after all 3,000.
     assert ordinary.processed_at == first_batch.processed_at
+
+
+async def test_requests_with_nul_do_not_fail_other_tenants_requests_sharing_their_commit(
+    client: httpx.AsyncClient, acme: TenantKit, globex: TenantKit, app_runtime: Runtime
+) -> None:
+    nul = [{"title": f"Bad\u0000{i}", "labels": {"k": "\u0000"}} for i in range(50)]
+    good = [{"title": f"Good {i}"} for i in range(500)]
+    responses = await asyncio.gather(
+        *(post(client, acme, "generic", body) for body in nul),
+        *(post(client, globex, "generic", body) for body in good),
+    )
+    assert {r.status_code for r in responses} == {202}
+    await drained(app_runtime)
+    assert await Alert.filter(tenant=globex.tenant).count() == 500
+    assert await Alert.filter(tenant=acme.tenant).count() == 50
