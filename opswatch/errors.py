@@ -33,6 +33,13 @@ class InvalidInput(OpsWatchError):
     http_status = 422
 
 
+class MalformedBody(OpsWatchError):
+    """A body that cannot be read as what its Content-Type says it is."""
+
+    code = "malformed_body"
+    http_status = 400
+
+
 class NotFound(OpsWatchError):
     code = "not_found"
     http_status = 404

@@ -12,14 +12,16 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import ASGIApp
 
 from opswatch import db, runtime
 from opswatch.config import Settings
 from opswatch.errors import OpsWatchError
 from opswatch.gc_tuning import tune_for_server
-from opswatch.http import incidents, rosters, runbooks, slack, twilio, vonage, webhooks
+from opswatch.http import failures, incidents, rosters, runbooks, slack, twilio, vonage, webhooks
 from opswatch.http.graphql import graphql_app
 from opswatch.http.health import healthz, metrics, readyz
+from opswatch.http.limits import BodyLimitMiddleware
 from opswatch.http.metrics import MetricsMiddleware
 
 log = logging.getLogger(__name__)
@@ -97,12 +99,26 @@ def create_app(
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
     ]
-    return Starlette(
+    return GuardedStarlette(
         routes=routes,
-        middleware=[Middleware(MetricsMiddleware)],
-        exception_handlers={OpsWatchError: _opswatch_error},
+        middleware=[
+            Middleware(MetricsMiddleware),
+            Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
+        ],
+        exception_handlers={
+            OpsWatchError: _opswatch_error,
+            **dict.fromkeys(failures.DATABASE_ERRORS, failures.database_failure),
+            Exception: failures.answer,
+        },
         lifespan=lifespan,
     )
+
+
+class GuardedStarlette(Starlette):
+    """Starlette with ``LastResortGuard`` outside its own error middleware."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return failures.LastResortGuard(super().build_middleware_stack())
 
 
 async def _opswatch_error(request: Request, error: Exception) -> JSONResponse:

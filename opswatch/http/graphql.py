@@ -8,11 +8,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UnsetType
 
 from opswatch.errors import Unauthenticated
+from opswatch.http.graphql_requests import StrictGraphQL
 from opswatch.tenants.principal import Principal, bearer, principal_from_credential
 from resolvers.context import Context
 from resolvers.loaders import Loaders
@@ -30,7 +30,7 @@ async def authenticate_header(header: str | None) -> Principal | None:
     return await principal_from_credential(credential, allow_api_key=False)
 
 
-class OpsWatchGraphQL(GraphQL[Context, None]):
+class OpsWatchGraphQL(StrictGraphQL):
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         principal: Principal | None = request.scope.get(PRINCIPAL_SCOPE_KEY)
         return Context(

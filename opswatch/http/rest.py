@@ -1,18 +1,19 @@
-"""What every REST endpoint shares: error bodies and resolving the caller."""
+"""What every REST endpoint shares: error bodies and resolving the caller.
+
+A database that cannot answer is not caught here: the app answers it with a 503
+on every route alike (``opswatch.http.failures``).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-import asyncpg
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from tortoise.exceptions import DBConnectionError, OperationalError
 
 from opswatch.errors import OpsWatchError, Unauthenticated
 from opswatch.tenants.principal import Principal, bearer, principal_from_credential
 
-DATABASE_DOWN = (OSError, TimeoutError, DBConnectionError, OperationalError, asyncpg.PostgresError)
 RETRY_AFTER_SECONDS = "5"
 
 
@@ -30,7 +31,7 @@ def error_of(failure: OpsWatchError) -> JSONResponse:
 
 
 async def caller(request: Request) -> Principal | JSONResponse:
-    """The principal behind ``X-API-Key`` or ``Authorization: Bearer``, or the 401/503
+    """The principal behind ``X-API-Key`` or ``Authorization: Bearer``, or the 401
     answer to send instead."""
     credential = request.headers.get("x-api-key") or bearer(request.headers.get("authorization"))
     if not credential:
@@ -39,5 +40,3 @@ async def caller(request: Request) -> Principal | JSONResponse:
         return await principal_from_credential(credential.strip(), allow_api_key=True)
     except Unauthenticated as failure:
         return error(401, failure.code, failure.message)
-    except DATABASE_DOWN:
-        return error(503, "unavailable", "the database is unavailable; retry")

@@ -13,7 +13,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from opswatch.errors import OpsWatchError
 from opswatch.http.pages import STYLE, html_page
-from opswatch.http.rest import DATABASE_DOWN, caller, error, error_of
+from opswatch.http.rest import caller, error, error_of
 from opswatch.models import Handoff
 from opswatch.rosters import feeds, handoffs, oncall
 from opswatch.rosters.rosters import get_roster
@@ -57,8 +57,6 @@ async def roster_oncall(request: Request) -> Response:
         found = await oncall.answer(roster, at)
     except OpsWatchError as failure:
         return error_of(failure)
-    except DATABASE_DOWN:
-        return error(503, "unavailable", "the database is unavailable; retry")
     return JSONResponse(found.as_json())
 
 

@@ -22,7 +22,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 
 from opswatch import runtime
 from opswatch.errors import InvalidInput, OpsWatchError
-from opswatch.http.rest import DATABASE_DOWN, error
+from opswatch.http.rest import error
 from opswatch.http.webhooks import SenderGone, read_body
 from opswatch.models import Tenant
 from opswatch.queue import enqueue
@@ -80,10 +80,7 @@ async def slash_command(request: Request) -> Response:
     if isinstance(body, Response):
         return body
     form = _form(body)
-    try:
-        tenant = await tenant_for_team(form.get("team_id"))
-    except DATABASE_DOWN:
-        return error(503, "unavailable", "the database is unavailable; retry")
+    tenant = await tenant_for_team(form.get("team_id"))
     if tenant is None:
         return _ephemeral(commands.plain(NOT_CONNECTED))
     name, _ = commands.split(form.get("text", ""))

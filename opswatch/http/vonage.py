@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse, Response
 from vonage_http_client import Auth
 
 from opswatch import runtime
+from opswatch.errors import MalformedBody
 from opswatch.escalation import replies
 from opswatch.escalation.providers.vonage import DIGIT_WAIT_SECONDS
 from opswatch.http.telephony import advance, event_of, forbidden
@@ -149,7 +150,10 @@ async def _params(request: Request) -> dict[str, str]:
     if request.method == "GET":
         return dict(request.query_params)
     if request.headers.get("content-type", "").startswith("application/json"):
-        data = orjson.loads(await request.body() or b"{}")
+        try:
+            data = orjson.loads(await request.body() or b"{}")
+        except orjson.JSONDecodeError:
+            raise MalformedBody("the body is not JSON", field="body") from None
         return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
     return {k: str(v) for k, v in (await request.form()).items()}
 
