@@ -1,13 +1,25 @@
-"""Sending one escalation event: each is sent at most once, and one person is not
-called (or texted) more than once a minute.
+"""Sending one escalation event: each is sent at most once, one person is not called
+(or texted) more than once a minute, and a provider outage costs bounded work.
 
-The job first claims its event (pending -> sending) in one conditional UPDATE:
-a second copy of the job, or a retry after a crash, finds nothing to claim.
-If the same person was reached on the same channel within ``THROTTLE``, the
-event goes back to pending and the job comes back when the window ends; when
-it sends, it also claims every other pending event for that person and
-channel and sends one summary for all of them (a storm of 50 alerts is one
-call, not 50). What the provider said is recorded on every event it covered.
+A job first asks the tenant's provider breaker (``breaker``): while it is open,
+the job leaves its event pending ("parked") and ends, after one or two reads;
+the resume job (``resume``) brings parked events back once the provider may be
+tried again. Otherwise, on PostgreSQL it takes the person's advisory lock
+(channel and number) before it touches any row, so that two jobs for one
+person are taken in turn and never hold a row the other waits for. If the
+person was reached on that channel within ``THROTTLE`` (or a message to them is
+being sent), the event stays pending; only the job of the oldest pending event
+comes back when the window ends, not one job per event. Else it claims its
+event (pending -> sending, one conditional UPDATE: a second copy of the job, or
+a retry after a crash, finds nothing to claim) and up to ``COMPANION_LIMIT``
+other pending events of that person and channel (``SKIP LOCKED``), and sends
+one summary for all of them (a storm of 50 alerts is one call, not 50). What
+the provider said is recorded on every event it covered; events beyond the
+limit go out in the next summary, a window later.
+
+The provider failing puts the claimed events back to pending and opens the
+breaker; nothing is retried through the queue. A timeout records the events
+as unknown (maybe sent: never sent again) and opens the breaker too.
 """
 
 from __future__ import annotations
@@ -21,7 +33,8 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from opswatch import runtime
-from opswatch.escalation import messages
+from opswatch.escalation import breaker, messages
+from opswatch.escalation.breaker import Gate
 from opswatch.escalation.providers.base import (
     CallLinks,
     OutcomeUnknown,
@@ -49,8 +62,11 @@ log = logging.getLogger(__name__)
 
 THROTTLE = timedelta(seconds=60)
 IN_FLIGHT_RECHECK = timedelta(seconds=2)
-MAX_ATTEMPTS = 5
+# Events one summary covers at most: the claim and the statements that record the
+# outcome stay bounded however large a storm is.
+COMPANION_LIMIT = 500
 DELIVER_JOB = "escalation.deliver"
+RESUME_JOB = "escalation.resume_pending"
 THROTTLED_CHANNELS = (Channel.PHONE, Channel.SMS)
 REACHED = (
     DeliveryStatus.QUEUED,
@@ -61,22 +77,60 @@ REACHED = (
 )
 
 
-class RetryLater(Exception):
-    """The provider could not take it now; the job is retried with backoff."""
-
-
 @dataclass(frozen=True)
 class Claim:
     event: EscalationEvent
     companions: list[EscalationEvent]
+    # The oldest event of this person and channel still pending after the claim: it
+    # comes next, and the summary says that more are waiting.
+    next_pending: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class Wait:
+    """Not now: the person was reached a moment ago, or is being reached."""
+
+    delay: timedelta
+    comes_back: bool  # this job is the one to try again after ``delay``
 
 
 async def deliver(event_id: uuid.UUID, now: datetime | None = None) -> DeliveryStatus | None:
-    """Send one event (and whatever it can carry along); None when there was nothing to do."""
+    """Send one event (and whatever it can carry along). None: there was nothing to do;
+    PENDING: it is left for later (provider unavailable, or the person reached lately)."""
     moment = now or datetime.now(UTC)
-    claim = await _claim(event_id, moment)
-    if claim is None:
+    event = await EscalationEvent.get_or_none(id=event_id, status=DeliveryStatus.PENDING)
+    if event is None:
         return None
+    tenant = await Tenant.get(id=event.tenant_id)  # type: ignore[attr-defined]
+    provider = provider_name(tenant, event.channel)
+    admission = await breaker.admit(tenant.id, provider, moment)
+    if admission.gate is Gate.OPEN:
+        return DeliveryStatus.PENDING
+    try:
+        return await _deliver_admitted(event, tenant, provider, moment)
+    finally:
+        if admission.probe_until is not None:
+            await breaker.end_probe(tenant.id, provider, admission.probe_until)
+
+
+def provider_name(tenant: Tenant, channel: Channel) -> str:
+    """Which provider carries this tenant's messages on this channel (the breaker's
+    key), without building a client."""
+    embedded = runtime.current().settings.embedded
+    if channel in (Channel.SLACK_DM, Channel.SLACK_CHANNEL):
+        return direct.PROVIDER if tenant.slack_team_id or not embedded else LogProvider.name
+    chosen = (tenant.settings.get("telephony") or {}).get("provider")
+    if chosen:
+        return str(chosen)
+    return LogProvider.name if embedded else "none"
+
+
+async def _deliver_admitted(
+    event: EscalationEvent, tenant: Tenant, provider: str, moment: datetime
+) -> DeliveryStatus | None:
+    claim = await _claim(event, moment)
+    if not isinstance(claim, Claim):
+        return claim
     events = [claim.event, *claim.companions]
     alerts = {a.id: a for a in await Alert.filter(id__in=[e.alert_id for e in events])}  # type: ignore[attr-defined]
     live = [e for e in events if _still_wanted(e, alerts[e.alert_id])]  # type: ignore[attr-defined]
@@ -84,23 +138,27 @@ async def deliver(event_id: uuid.UUID, now: datetime | None = None) -> DeliveryS
     if dropped:
         await _finish(dropped, DeliveryStatus.CANCELED, reason="acknowledged or resolved first")
     if not live:
+        await _follow_up(claim, after=timedelta(0))
         return DeliveryStatus.CANCELED
     primary = live[0]
+    covered = [alerts[e.alert_id] for e in live]  # type: ignore[attr-defined]
+    more_waiting = claim.next_pending is not None
     try:
-        sent, text, provider = await _send(primary, [alerts[e.alert_id] for e in live])  # type: ignore[attr-defined]
+        sent, text, used = await _send(tenant, primary, covered, more_waiting=more_waiting)
     except ProviderUnavailable as error:
-        if primary.attempts >= MAX_ATTEMPTS:
-            await _finish(live, DeliveryStatus.FAILED, reason=f"gave up: {error}")
-            return DeliveryStatus.FAILED
         await _release(live)
-        raise RetryLater(str(error)) from None
+        await _open_breaker(tenant, provider, moment, str(error))
+        return DeliveryStatus.PENDING
     except Rejected as error:
         await _finish(live, DeliveryStatus.FAILED, reason=str(error))
+        await _close_breaker(tenant, provider)  # it answered: it is up
+        await _follow_up(claim, after=timedelta(0))
         return DeliveryStatus.FAILED
     except OutcomeUnknown as error:
         await _finish(live, DeliveryStatus.UNKNOWN, reason=str(error))
+        await _open_breaker(tenant, provider, moment, str(error))
         return DeliveryStatus.UNKNOWN
-    sent_with = {"ref": sent.provider_ref, "text": text, "sent_at": moment, "provider": provider}
+    sent_with = {"ref": sent.provider_ref, "text": text, "sent_at": moment, "provider": used}
     await _finish([primary], sent.status, **sent_with)  # type: ignore[arg-type]
     if len(live) > 1:
         await _finish(
@@ -109,6 +167,8 @@ async def deliver(event_id: uuid.UUID, now: datetime | None = None) -> DeliveryS
             reason=f"included in the summary sent for event {primary.id}",
             **sent_with,  # type: ignore[arg-type]
         )
+    await _close_breaker(tenant, provider)
+    await _follow_up(claim, after=THROTTLE)
     return sent.status
 
 
@@ -125,65 +185,118 @@ def _still_wanted(event: EscalationEvent, alert: Alert) -> bool:
     )
 
 
-async def _claim(event_id: uuid.UUID, now: datetime) -> Claim | None:
-    claim = await _claim_in_transaction(event_id, now)
-    if isinstance(claim, timedelta):
-        # Enqueued after the commit: a job scheduled inside the transaction would
-        # inherit it as its database connection and run on a finished transaction.
-        delay_ms = max(1, int(claim.total_seconds() * 1000))
-        await enqueue(DELIVER_JOB, delay_ms=delay_ms, event_id=str(event_id))
-        return None
+async def _open_breaker(tenant: Tenant, provider: str, now: datetime, error: str) -> None:
+    opened = await breaker.trip(tenant.id, provider, now, error)
+    if opened is None:
+        return  # another job of this outage opened it, and woke the resume job
+    log.warning(
+        "%s is unavailable for tenant %s (%s); its pages wait until %s",
+        provider,
+        tenant.slug,
+        error,
+        opened.until.isoformat(),
+    )
+    # Whoever opened it wakes the resume job when it may be tried again, sooner than
+    # the periodic run would.
+    delay_ms = max(1, int((opened.until - now).total_seconds() * 1000))
+    await enqueue(RESUME_JOB, delay_ms=delay_ms, settle_seconds=0.0)
+
+
+async def _close_breaker(tenant: Tenant, provider: str) -> None:
+    if await breaker.close(tenant.id, provider, datetime.now(UTC)):
+        log.info("%s takes messages again for tenant %s", provider, tenant.slug)
+        await enqueue(RESUME_JOB, settle_seconds=0.0)  # what waited for it goes now
+
+
+async def _follow_up(claim: Claim, *, after: timedelta) -> None:
+    """Events of this person left pending by the claim's limit go in the next summary."""
+    if claim.next_pending is not None:
+        delay_ms = int(after.total_seconds() * 1000)
+        await enqueue(DELIVER_JOB, delay_ms=delay_ms, event_id=str(claim.next_pending))
+
+
+async def _claim(event: EscalationEvent, now: datetime) -> Claim | DeliveryStatus | None:
+    claim = await _claim_in_transaction(event, now)
+    if isinstance(claim, Wait):
+        if claim.comes_back:
+            # Enqueued after the commit: a job scheduled inside the transaction would
+            # inherit it as its database connection and run on a finished transaction.
+            delay_ms = max(1, int(claim.delay.total_seconds() * 1000))
+            await enqueue(DELIVER_JOB, delay_ms=delay_ms, event_id=str(event.id))
+        return DeliveryStatus.PENDING
     return claim
 
 
-async def _claim_in_transaction(event_id: uuid.UUID, now: datetime) -> Claim | timedelta | None:
-    """The claim; or how long to wait before trying again; or None (nothing to do)."""
+async def _claim_in_transaction(event: EscalationEvent, now: datetime) -> Claim | Wait | None:
+    """The claim; or why not now; or None (nothing to do: another job took it)."""
     async with in_transaction() as connection:
         sql = Statement(connection)
-        rows = await sql.rows(
-            "UPDATE escalation_event SET status = 'sending', attempts = attempts + 1, "
-            "updated_at = :now WHERE id = :id AND status = 'pending' RETURNING id",
-            id=event_id,
-            now=now,
-        )
-        if not rows:
-            return None
-        event = await EscalationEvent.filter(id=event_id).using_db(connection).get()
         if event.channel not in THROTTLED_CHANNELS or not event.to_address:
-            return Claim(event, [])
+            return Claim(event, []) if await _take(sql, event.id, now) else None
         if not sql.sqlite:
-            # One claim per person and channel at a time (SQLite has one writer anyway):
-            # two jobs must not both find "nothing sent lately" and both call.
+            # First, before any row: one claim per person and channel at a time (SQLite
+            # has one writer anyway), so two jobs never both find "nothing sent lately".
+            # A job holding its own row while it waited here deadlocked with the holder.
             await sql.rows(
                 "SELECT pg_advisory_xact_lock(hashtext(:key))",
                 key=f"page:{event.channel.value}:{event.to_address}",
             )
         wait = await _wait_before_reaching(connection, event, now)
         if wait is not None:
-            await (
-                EscalationEvent.filter(id=event_id)
-                .using_db(connection)
-                .update(status=DeliveryStatus.PENDING)
-            )
-            return wait
-        companion_ids = [
-            r["id"]
-            for r in await sql.rows(
-                "UPDATE escalation_event SET status = 'sending', attempts = attempts + 1, "
-                "updated_at = :now WHERE to_address = :to AND channel = :channel "
-                "AND status = 'pending' AND id <> :id RETURNING id",
-                to=event.to_address,
-                channel=event.channel.value,
-                id=event_id,
-                now=now,
-            )
-        ]
+            oldest = await _oldest_pending(sql, event)
+            return Wait(wait, comes_back=oldest == event.id)
+        if not await _take(sql, event.id, now):
+            return None
+        companion_ids = await _take_companions(sql, event, now)
+        next_pending = await _oldest_pending(sql, event)
         companions = (
             await EscalationEvent.filter(id__in=companion_ids)
             .using_db(connection)
             .order_by("created_at")
+            if companion_ids
+            else []
         )
-    return Claim(event, list(companions))
+    return Claim(event, list(companions), next_pending)
+
+
+async def _take(sql: Statement, event_id: uuid.UUID, now: datetime) -> bool:
+    rows = await sql.rows(
+        "UPDATE escalation_event SET status = 'sending', attempts = attempts + 1, "
+        "updated_at = :now WHERE id = :id AND status = 'pending' RETURNING id",
+        id=event_id,
+        now=now,
+    )
+    return bool(rows)
+
+
+async def _take_companions(sql: Statement, event: EscalationEvent, now: datetime) -> list[str]:
+    """Up to COMPANION_LIMIT other pending events of this tenant's person and channel,
+    oldest first; rows another transaction holds are skipped, never waited for."""
+    skip_locked = "" if sql.sqlite else " FOR UPDATE SKIP LOCKED"
+    rows = await sql.rows(
+        "UPDATE escalation_event SET status = 'sending', attempts = attempts + 1, "  # noqa: S608
+        "updated_at = :now WHERE status = 'pending' AND id IN ("
+        "SELECT id FROM escalation_event WHERE tenant_id = :tenant AND channel = :channel "
+        "AND to_address = :to AND status = 'pending' AND id <> :id "
+        f"ORDER BY created_at LIMIT {COMPANION_LIMIT}{skip_locked}) RETURNING id",
+        tenant=event.tenant_id,  # type: ignore[attr-defined]
+        channel=event.channel.value,
+        to=event.to_address,
+        id=event.id,
+        now=now,
+    )
+    return [row["id"] for row in rows]
+
+
+async def _oldest_pending(sql: Statement, event: EscalationEvent) -> uuid.UUID | None:
+    rows = await sql.rows(
+        "SELECT id FROM escalation_event WHERE tenant_id = :tenant AND channel = :channel "
+        "AND to_address = :to AND status = 'pending' ORDER BY created_at, id LIMIT 1",
+        tenant=event.tenant_id,  # type: ignore[attr-defined]
+        channel=event.channel.value,
+        to=event.to_address,
+    )
+    return uuid.UUID(str(rows[0]["id"])) if rows else None
 
 
 async def _wait_before_reaching(
@@ -222,10 +335,11 @@ async def _wait_before_reaching(
     return last.sent_at + THROTTLE - now
 
 
-async def _send(event: EscalationEvent, alerts: list[Alert]) -> tuple[Sent, str, str]:
+async def _send(
+    tenant: Tenant, event: EscalationEvent, alerts: list[Alert], *, more_waiting: bool
+) -> tuple[Sent, str, str]:
     """What was sent, its text, and through which provider."""
     current = runtime.current()
-    tenant = await Tenant.get(id=event.tenant_id)  # type: ignore[attr-defined]
     service_ids = [a.service_id for a in alerts if a.service_id]  # type: ignore[attr-defined]
     services: dict[object, Service] = {s.id: s for s in await Service.filter(id__in=service_ids)}
     if event.channel in (Channel.SLACK_DM, Channel.SLACK_CHANNEL):
@@ -247,14 +361,14 @@ async def _send(event: EscalationEvent, alerts: list[Alert]) -> tuple[Sent, str,
     alert = alerts[0]
     ids = f"alert_id={alert.id}&event_id={event.id}"
     if event.channel is Channel.PHONE:
-        script = messages.call_script(alerts, services)
+        script = messages.call_script(alerts, services, more_waiting=more_waiting)
         links = CallLinks(
             gather_url=f"{base}/api/v1/{path}/gather?{ids}&attempt=1",
             no_input_url=f"{base}/api/v1/{path}/gather?{ids}&attempt=1&timeout=1",
             status_url=f"{base}/api/v1/{path}/status?event_id={event.id}",
         )
         return await provider.call(to=to, script=script, links=links), script, provider.name
-    text = messages.sms_text(alerts, services)
+    text = messages.sms_text(alerts, services, more_waiting=more_waiting)
     status_url = f"{base}/api/v1/{path}/status?event_id={event.id}"
     return await provider.text(to=to, body=text, status_url=status_url), text, provider.name
 
@@ -284,7 +398,7 @@ async def _finish(
 
 
 async def _release(events: list[EscalationEvent]) -> None:
-    """Back to pending, for the retry to claim again."""
+    """Back to pending: only the rows this attempt claimed (at most COMPANION_LIMIT + 1)."""
     await EscalationEvent.filter(
         id__in=[e.id for e in events], status=DeliveryStatus.SENDING
     ).update(status=DeliveryStatus.PENDING)

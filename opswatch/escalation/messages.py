@@ -1,7 +1,10 @@
 """What a page says: the SMS (spec 3.2) and the phone call's script (spec 3.1).
 
 When several alerts reach one person on one channel inside the throttle
-window, they go out as one summary naming the first and counting the rest.
+window, they go out as one summary naming the first and counting the rest. A
+summary covers a bounded number of alerts; when more are waiting it says so,
+and its ACK/ESC (and digits) then speak of "these" alerts, which is what they
+act on, rather than of "all".
 """
 
 from __future__ import annotations
@@ -29,7 +32,9 @@ def summary_of(alert: Alert) -> str:
     return str(annotations.get("summary") or alert.description or alert.title).strip()
 
 
-def sms_text(alerts: Sequence[Alert], services: dict[object, Service]) -> str:
+def sms_text(
+    alerts: Sequence[Alert], services: dict[object, Service], *, more_waiting: bool = False
+) -> str:
     """``[OpsWatch] CRITICAL: PodCrashLoopBackOff in production-de-01/customer-api. Reply ACK
     to acknowledge or ESC to escalate. Alert ID: abc123``"""
     first = alerts[0]
@@ -44,14 +49,21 @@ def sms_text(alerts: Sequence[Alert], services: dict[object, Service]) -> str:
     else:
         others = ", ".join(a.short_id for a in alerts[1:6])
         more = f" and {len(alerts) - 6} more" if len(alerts) > 6 else ""
+        count, which = (
+            (f"{len(alerts)} alerts (more waiting)", f"these {len(alerts)}")
+            if more_waiting
+            else (f"{len(alerts)} alerts", "all")
+        )
         text = (
-            f"[OpsWatch] {len(alerts)} alerts. {headline} ({first.short_id}); also {others}{more}. "
-            f"Reply ACK to acknowledge all or ESC to escalate all."
+            f"[OpsWatch] {count}. {headline} ({first.short_id}); also {others}{more}. "
+            f"Reply ACK to acknowledge {which} or ESC to escalate {which}."
         )
     return text if len(text) <= SMS_LIMIT else text[: SMS_LIMIT - 1] + "…"
 
 
-def call_script(alerts: Sequence[Alert], services: dict[object, Service]) -> str:
+def call_script(
+    alerts: Sequence[Alert], services: dict[object, Service], *, more_waiting: bool = False
+) -> str:
     """``Critical alert for <service>. <summary>. Press 1 to acknowledge. Press 2 to escalate.``"""
     first = alerts[0]
     service = services.get(first.service_id)  # type: ignore[attr-defined]
@@ -60,6 +72,12 @@ def call_script(alerts: Sequence[Alert], services: dict[object, Service]) -> str
     said = f"{severity} alert for {subject}. {_sentence(summary_of(first))}"
     if len(alerts) == 1:
         return f"{said} Press 1 to acknowledge. Press 2 to escalate."
+    if more_waiting:
+        return (
+            f"You have {len(alerts)} alerts, and more are waiting. {said} "
+            f"And {len(alerts) - 1} more. Press 1 to acknowledge these {len(alerts)}. "
+            "Press 2 to escalate them."
+        )
     return (
         f"You have {len(alerts)} alerts. {said} And {len(alerts) - 1} more. "
         "Press 1 to acknowledge all. Press 2 to escalate all."

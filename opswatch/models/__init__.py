@@ -20,6 +20,7 @@ from opswatch.models.escalation import (
     EscalationPolicy,
     EscalationTier,
     Notification,
+    ProviderBreaker,
     SlackEventReceipt,
 )
 from opswatch.models.knowledge import Incident, IncidentUpdate, Runbook
@@ -50,6 +51,7 @@ __all__ = [
     "IncidentUpdate",
     "Notification",
     "Override",
+    "ProviderBreaker",
     "Role",
     "Roster",
     "RosterKind",

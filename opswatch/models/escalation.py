@@ -127,3 +127,31 @@ class SlackEventReceipt(Entity):
     class Meta:
         table = "slack_event_receipt"
         unique_together = (("tenant_id", "event_id"),)
+
+
+class ProviderBreaker(Entity):
+    """Whether one tenant's provider ("twilio", "vonage", "slack", "log") takes messages.
+
+    Shared through the database, so that every worker process backs off together:
+    while ``open_until`` lies ahead, delivery jobs leave their events pending
+    instead of each asking the provider (and failing) again. Once it has passed,
+    one job at a time may try (``probe_until`` is its lease); a send that goes
+    through closes the breaker. ``failures`` counts the failed tries in a row (one
+    per opening, however many jobs failed at once), and sets how long the next
+    opening lasts. Written only by single conditional statements (see
+    ``opswatch.escalation.breaker``).
+    """
+
+    tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(
+        "models.Tenant", related_name="provider_breakers", on_delete=fields.CASCADE
+    )
+    provider = fields.CharField(max_length=32)
+    failures = fields.IntField(default=0)
+    open_until = fields.DatetimeField(null=True)
+    probe_until = fields.DatetimeField(null=True)
+    last_error = fields.TextField(null=True)
+    updated_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "provider_breaker"
+        unique_together = (("tenant_id", "provider"),)
