@@ -32,7 +32,7 @@ and the server processes: ``opswatch serve`` (embedded), ``opswatch api`` plus
 ``opswatch worker`` (production), or uvicorn with the baseline app. It only ever
 connects to 127.0.0.1.
 
-Phases of each OpsWatch shape (``--phases``, all by default), in this order:
+Phases of each OpsWatch shape (``--phases``; by default all but ``noisy``), in this order:
 
 ``burst``
     closed loop: ``--concurrency`` connections post distinct fingerprints as fast

@@ -377,10 +377,11 @@ async def phase_noisy(target: Any, poster: Poster, args: argparse.Namespace) -> 
         window = "storm" if sent < wall[1] else "until A drained" if sent < wall[2] else "tail"
         latencies[window].append((done - sent) * 1000)
     every = [v for values in latencies.values() for v in values]
-    awaiting = next(
-        (p["t"] for p in timeline if p["t"] > 0 and p["a_awaiting_tier_1"] == 0 and p["a_stored"]),
-        None,
-    )
+    # When the engine had taken tier 1 for every A alert: the first sample after the
+    # last one that still saw some waiting (None: some were still waiting at the end).
+    busy = [p["t"] for p in timeline if p["a_awaiting_tier_1"] > 0]
+    after = [p["t"] for p in timeline if busy and p["t"] > busy[-1]]
+    awaiting = after[0] if after else None
     windows = ("storm", "until A drained", "tail")
     figures: dict[str, Any] = {
         "provider": target.telephony.describe() if target.telephony else "-",
