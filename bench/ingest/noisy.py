@@ -10,7 +10,9 @@ tier 1 pages that roster by SMS and PHONE; tenant B (``quiet-b``) with an API ke
 and nothing else. The servers were started with ``OPSWATCH_TWILIO_API_URL``
 pointing at a loopback port that is "unreachable" (``--noisy-provider``):
 ``503`` (default) is a tiny server in this process answering every request 503,
-and counting them; ``refused`` is a port nobody listens on.
+and counting them; ``refused`` is a port nobody listens on. The production shape runs ``opswatch
+scheduler`` too in this phase, as deployed (its periodic jobs tick the engine and,
+from the provider breaker on, resume parked pages); ``opswatch serve`` has its own.
 
 Load: A posts ``--noisy-alerts`` (10,000) distinct alerts, as fast as they are
 answered (closed loop, ``--concurrency`` connections) or at

@@ -162,6 +162,18 @@ async def run_production(run: Run) -> dict[str, Any]:
         )
         stack.push_async_callback(api.stop)
         stack.push_async_callback(worker.stop)
+        services = [api, worker]
+        if telephony is not None:
+            # Deployed next to them: its periodic jobs tick the engine and resume parked pages.
+            scheduler = Service(
+                "opswatch scheduler",
+                [sys.executable, "-m", "opswatch", "scheduler"],
+                env,
+                run.tmp / "production-scheduler.log",
+            )
+            stack.push_async_callback(scheduler.stop)
+            services.append(scheduler)
+            await scheduler.start()
         await worker.start()
         await api.start()
         base = f"http://{LOOPBACK}:{port}"
@@ -169,16 +181,18 @@ async def run_production(run: Run) -> dict[str, Any]:
         await wait_log_line(worker, "worker running")
         db = await PostgresCounts.open(dsn)
         stack.push_async_callback(db.close)
-        cpu = CpuMeter({"api": api.pgid, "worker": worker.pgid}, database=name)
+        groups = {s.name.removeprefix("opswatch "): s.pgid for s in services}
+        cpu = CpuMeter(groups, database=name)
         target = Target("production", base, key, token, db, cpu, run.profiler, env, telephony)
         processes = (
             f"opswatch api --workers {args.api_workers} + "
             f"opswatch worker --threads {args.worker_threads}"
             + (f", database URL ?{args.db_params}" if args.db_params else "")
+            + (" + opswatch scheduler (noisy phase)" if telephony is not None else "")
         )
         try:
             phases = await run_phases(target, run.gen, args)
-            return {"processes": processes, "log": log_issues([api, worker]), **phases}
+            return {"processes": processes, "log": log_issues(services), **phases}
         except BaseException:
             say(f"opswatch api log:\n{api.log_tail()}")
             say(f"opswatch worker log:\n{worker.log_tail()}")
