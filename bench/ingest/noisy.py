@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import secrets
 import time
 from collections import Counter
@@ -60,6 +61,7 @@ B_TARGET_P99_MS = 2000.0
 NOISY_SAMPLE_S = 1.0
 B_SETTLE_S = 60.0  # B's last events: processed within this long after sending stops
 PROVIDERS = ("503", "refused")
+JOB_SAMPLE = 100  # messages read per Redis queue and sample, to tell which jobs wait
 
 CREATE_ROSTER = """
 mutation ($input: RosterInput!) { createRoster(input: $input) { id } }
@@ -225,13 +227,23 @@ async def send_paced(
     return skipped
 
 
-async def queue_depths(client: Any, namespace: str) -> dict[str, int]:
-    """Messages per Dramatiq queue not yet acknowledged (waiting, delayed or running)."""
+async def queue_depths(client: Any, namespace: str) -> tuple[dict[str, int], dict[str, int]]:
+    """Messages per Dramatiq queue not yet acknowledged (waiting, delayed or running),
+    and which jobs they are: the actors of up to JOB_SAMPLE random ones per queue,
+    scaled to the queue's size (an estimate)."""
     found: dict[str, int] = {}
+    jobs: Counter[str] = Counter()
     async for key in client.scan_iter(match=f"{namespace}:*.msgs", count=100):
         name = key.decode().removeprefix(namespace + ":").removesuffix(".msgs")
-        found[name] = int(await client.hlen(key))
-    return dict(sorted(found.items()))
+        size = int(await client.hlen(key))
+        found[name] = size
+        if not size:
+            continue
+        drawn = await client.hrandfield(key, JOB_SAMPLE, withvalues=True)
+        actors = Counter(json.loads(value).get("actor_name", "?") for value in drawn[1::2] if value)
+        for actor, seen in actors.items():
+            jobs[actor] += round(size * seen / max(1, sum(actors.values())))
+    return dict(sorted(found.items())), dict(jobs.most_common())
 
 
 async def sample(target: Any, started: float, timeline: list[dict[str, Any]]) -> None:
@@ -256,7 +268,7 @@ async def sample(target: Any, started: float, timeline: list[dict[str, Any]]) ->
                 "escalation": {s: n for s, n in await rows(target, ESCALATION_BY_STATUS)},
             }
             if redis_client is not None:
-                point["queues"] = await queue_depths(redis_client, namespace)
+                point["queues"], point["jobs"] = await queue_depths(redis_client, namespace)
             timeline.append(point)
             await asyncio.sleep(NOISY_SAMPLE_S)
     finally:
@@ -513,10 +525,12 @@ def tables(report: dict[str, Any]) -> list[str]:
         out += [
             "",
             f"Timeline ({shape}, every 5 s): inbox backlog per tenant, A's alerts waiting "
-            "for tier 1, escalation events by status, Redis queues (messages not acknowledged)",
+            "for tier 1, escalation events by status, Redis queues (messages not acknowledged) "
+            "and the jobs in them (actors of 100 random messages per queue, scaled)",
             "",
-            "| t s | A pending | B pending | A waiting tier 1 | escalation events | queues |",
-            "|---|---|---|---|---|---|",
+            "| t s | A pending | B pending | A waiting tier 1 | escalation events | queues "
+            "| jobs in them (sampled) |",
+            "|---|---|---|---|---|---|---|",
         ]
         last = -5.0
         for point in f["timeline"]:
@@ -525,9 +539,10 @@ def tables(report: dict[str, Any]) -> list[str]:
             last = point["t"]
             events = ", ".join(f"{s} {n:,}" for s, n in sorted(point["escalation"].items()))
             queues = ", ".join(f"{q} {n:,}" for q, n in point.get("queues", {}).items() if n)
+            jobs = ", ".join(f"{j} ~{n:,}" for j, n in point.get("jobs", {}).items() if n)
             out.append(
                 f"| {point['t']:.0f} | {point['a_pending']:,} | {point['b_pending']:,} "
-                f"| {point['a_awaiting_tier_1']:,} | {events} | {queues} |"
+                f"| {point['a_awaiting_tier_1']:,} | {events} | {queues} | {jobs} |"
             )
     return out
 
