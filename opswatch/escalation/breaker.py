@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 
+from tortoise.backends.base.client import BaseDBAsyncClient
+
 from opswatch.models import ProviderBreaker
 from opswatch.sql import statement
 
@@ -135,6 +137,27 @@ async def end_probe(tenant_id: uuid.UUID, provider: str, lease: datetime) -> Non
         provider=provider,
         lease=lease,
     )
+
+
+async def still_admits(
+    admission: Admission,
+    tenant_id: uuid.UUID,
+    provider: str,
+    now: datetime,
+    connection: BaseDBAsyncClient,
+) -> bool:
+    """Read again once the person's lock is held: a job admitted just before another
+    one's failure opened the breaker must not claim that person's events again."""
+    found = (
+        await ProviderBreaker.filter(tenant_id=tenant_id, provider=provider)
+        .using_db(connection)
+        .first()
+    )
+    if found is None or found.open_until is None:
+        return True
+    if found.open_until > now:
+        return False
+    return admission.probe_until is not None and found.probe_until == admission.probe_until
 
 
 def gate_at(breaker: ProviderBreaker | None, now: datetime) -> Gate:

@@ -88,7 +88,8 @@ class Claim:
 
 @dataclass(frozen=True)
 class Wait:
-    """Not now: the person was reached a moment ago, or is being reached."""
+    """Not now: the person was reached a moment ago, or is being reached, or the
+    provider's breaker opened since the job was admitted."""
 
     delay: timedelta
     comes_back: bool  # this job is the one to try again after ``delay``
@@ -107,7 +108,7 @@ async def deliver(event_id: uuid.UUID, now: datetime | None = None) -> DeliveryS
     if admission.gate is Gate.OPEN:
         return DeliveryStatus.PENDING
     try:
-        return await _deliver_admitted(event, tenant, provider, moment)
+        return await _deliver_admitted(event, tenant, provider, admission, moment)
     finally:
         if admission.probe_until is not None:
             await breaker.end_probe(tenant.id, provider, admission.probe_until)
@@ -126,9 +127,13 @@ def provider_name(tenant: Tenant, channel: Channel) -> str:
 
 
 async def _deliver_admitted(
-    event: EscalationEvent, tenant: Tenant, provider: str, moment: datetime
+    event: EscalationEvent,
+    tenant: Tenant,
+    provider: str,
+    admission: breaker.Admission,
+    moment: datetime,
 ) -> DeliveryStatus | None:
-    claim = await _claim(event, moment)
+    claim = await _claim(event, provider, admission, moment)
     if not isinstance(claim, Claim):
         return claim
     events = [claim.event, *claim.companions]
@@ -146,8 +151,10 @@ async def _deliver_admitted(
     try:
         sent, text, used = await _send(tenant, primary, covered, more_waiting=more_waiting)
     except ProviderUnavailable as error:
-        await _release(live)
+        # Opened first: a job that takes this person's lock once the rows are pending
+        # again finds it open and leaves them alone.
         await _open_breaker(tenant, provider, moment, str(error))
+        await _release(live)
         return DeliveryStatus.PENDING
     except Rejected as error:
         await _finish(live, DeliveryStatus.FAILED, reason=str(error))
@@ -215,8 +222,10 @@ async def _follow_up(claim: Claim, *, after: timedelta) -> None:
         await enqueue(DELIVER_JOB, delay_ms=delay_ms, event_id=str(claim.next_pending))
 
 
-async def _claim(event: EscalationEvent, now: datetime) -> Claim | DeliveryStatus | None:
-    claim = await _claim_in_transaction(event, now)
+async def _claim(
+    event: EscalationEvent, provider: str, admission: breaker.Admission, now: datetime
+) -> Claim | DeliveryStatus | None:
+    claim = await _claim_in_transaction(event, provider, admission, now)
     if isinstance(claim, Wait):
         if claim.comes_back:
             # Enqueued after the commit: a job scheduled inside the transaction would
@@ -227,7 +236,9 @@ async def _claim(event: EscalationEvent, now: datetime) -> Claim | DeliveryStatu
     return claim
 
 
-async def _claim_in_transaction(event: EscalationEvent, now: datetime) -> Claim | Wait | None:
+async def _claim_in_transaction(
+    event: EscalationEvent, provider: str, admission: breaker.Admission, now: datetime
+) -> Claim | Wait | None:
     """The claim; or why not now; or None (nothing to do: another job took it)."""
     async with in_transaction() as connection:
         sql = Statement(connection)
@@ -241,6 +252,9 @@ async def _claim_in_transaction(event: EscalationEvent, now: datetime) -> Claim 
                 "SELECT pg_advisory_xact_lock(hashtext(:key))",
                 key=f"page:{event.channel.value}:{event.to_address}",
             )
+        tenant_id: uuid.UUID = event.tenant_id  # type: ignore[attr-defined]
+        if not await breaker.still_admits(admission, tenant_id, provider, now, connection):
+            return Wait(timedelta(0), comes_back=False)  # the resume job brings it back
         wait = await _wait_before_reaching(connection, event, now)
         if wait is not None:
             oldest = await _oldest_pending(sql, event)
@@ -271,14 +285,21 @@ async def _take(sql: Statement, event_id: uuid.UUID, now: datetime) -> bool:
 
 async def _take_companions(sql: Statement, event: EscalationEvent, now: datetime) -> list[str]:
     """Up to COMPANION_LIMIT other pending events of this tenant's person and channel,
-    oldest first; rows another transaction holds are skipped, never waited for."""
+    oldest first; rows another transaction holds are skipped, never waited for.
+
+    The pick is a CTE, which PostgreSQL runs once. As ``WHERE id IN (SELECT ... LIMIT
+    n FOR UPDATE SKIP LOCKED)`` the planner may re-run the subquery for each row it
+    updates, and each run skips the rows the statement has just updated, and picks the
+    next ones: it claimed every pending event of the person, limit or not."""
     skip_locked = "" if sql.sqlite else " FOR UPDATE SKIP LOCKED"
     rows = await sql.rows(
-        "UPDATE escalation_event SET status = 'sending', attempts = attempts + 1, "  # noqa: S608
-        "updated_at = :now WHERE status = 'pending' AND id IN ("
-        "SELECT id FROM escalation_event WHERE tenant_id = :tenant AND channel = :channel "
+        "WITH picked AS (SELECT id FROM escalation_event "  # noqa: S608
+        "WHERE tenant_id = :tenant AND channel = :channel "
         "AND to_address = :to AND status = 'pending' AND id <> :id "
-        f"ORDER BY created_at LIMIT {COMPANION_LIMIT}{skip_locked}) RETURNING id",
+        f"ORDER BY created_at LIMIT {COMPANION_LIMIT}{skip_locked}) "
+        "UPDATE escalation_event SET status = 'sending', attempts = attempts + 1, "
+        "updated_at = :now WHERE status = 'pending' AND id IN (SELECT id FROM picked) "
+        "RETURNING id",
         tenant=event.tenant_id,  # type: ignore[attr-defined]
         channel=event.channel.value,
         to=event.to_address,

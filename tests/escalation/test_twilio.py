@@ -12,6 +12,7 @@ import pytest
 from twilio.request_validator import RequestValidator
 
 from opswatch.audit.actor import Actor
+from opswatch.escalation import breaker
 from opswatch.escalation.delivery import deliver
 from opswatch.models import (
     Alert,
@@ -21,6 +22,7 @@ from opswatch.models import (
     DeliveryStatus,
     EscalationEvent,
     EscalationState,
+    ProviderBreaker,
 )
 from opswatch.runtime import Runtime
 from opswatch.tenants.telephony import TelephonyConfig, configure_telephony
@@ -255,16 +257,31 @@ async def test_a_retried_delivery_job_does_not_call_twice(
 
 
 async def test_transient_provider_errors_are_retried_with_backoff(
-    client: httpx.AsyncClient, acme: TenantKit, app_runtime: Runtime, twilio: Twilio
+    client: httpx.AsyncClient,
+    acme: TenantKit,
+    app_runtime: Runtime,
+    twilio: Twilio,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """Each failure opens the tenant's Twilio breaker for longer; when it may be tried
+    again, one job probes; the third try goes through, once, and closes it."""
+    # Short openings; the first long enough to look at the page while it waits.
+    monkeypatch.setattr(breaker, "BACKOFF_SECONDS", (0.5, 0.1))
     setup = await two_tier_policy(acme, channels=[Channel.PHONE])
     twilio.fake.fail_next(503, times=2)
     await fire(client, acme, app_runtime)
-    await settle_all(app_runtime)
     phone = await paged(setup, Channel.PHONE)
+    assert (phone.status, phone.attempts) == (DeliveryStatus.PENDING, 1)
+    opened = await ProviderBreaker.get(tenant_id=acme.tenant.id, provider="twilio")
+    assert opened.failures == 1
+    assert "Twilio answered 503" in (opened.last_error or "")
+    await settle_all(app_runtime)
+    await phone.refresh_from_db()
     assert phone.status is DeliveryStatus.QUEUED
     assert phone.attempts == 3
     assert len(twilio.fake.calls) == 1
+    closed = await ProviderBreaker.get(tenant_id=acme.tenant.id, provider="twilio")
+    assert (closed.failures, closed.open_until) == (0, None)
 
 
 async def test_a_refusal_is_recorded_with_the_providers_reason_and_not_retried(
@@ -290,6 +307,7 @@ async def test_an_unknown_outcome_is_never_sent_again(
 ) -> None:
     """Twilio took the request but did not answer in time: the call may be ringing."""
     monkeypatch.setattr("opswatch.escalation.providers.twilio.SEND_TIMEOUT_SECONDS", 0.5)
+    monkeypatch.setattr(breaker, "BACKOFF_SECONDS", (0.1,))  # the wake-up it leaves
     setup = await two_tier_policy(acme, channels=[Channel.PHONE])
     twilio.fake.delay_next(2.0)
     await fire(client, acme, app_runtime)
