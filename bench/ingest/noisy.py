@@ -50,6 +50,7 @@ from aiohttp import web
 
 from .base import LOOPBACK, MAX_IN_FLIGHT, REQUEST_TIMEOUT_S, BenchError, say
 from .counting import parse_time
+from .cpu import speed_check
 from .load import Poster, alert_body, closed_count, open_loop, percentile
 from .processes import free_port, run_cli
 
@@ -303,6 +304,7 @@ async def wait_until(check: Callable[[], Any], limit_s: float) -> bool:
 async def phase_noisy(target: Any, poster: Poster, args: argparse.Namespace) -> dict[str, Any]:
     session = poster.session
     key_a, key_b = await provision(target, session)
+    reference_ms = speed_check()
     postgres = target.shape == "production"
     deadlocks_before = (await rows(target, DEADLOCKS))[0][0] if postgres else None
     storm_a = Poster(session, target.webhook_url, key_a)
@@ -380,6 +382,7 @@ async def phase_noisy(target: Any, poster: Poster, args: argparse.Namespace) -> 
     }
     latencies: dict[str, list[float]] = {"storm": [], "until A drained": [], "tail": []}
     missing = refused = 0
+    by_second: dict[int, list[float]] = {}  # B's latencies by the second they were sent in
     for name, sent in sent_b.items():
         if answered_b.get(name) != 202:
             refused += 1  # not accepted (an error, or no answer): never in the inbox
@@ -390,6 +393,7 @@ async def phase_noisy(target: Any, poster: Poster, args: argparse.Namespace) -> 
             continue
         window = "storm" if sent < wall[1] else "until A drained" if sent < wall[2] else "tail"
         latencies[window].append((done - sent) * 1000)
+        by_second.setdefault(int(sent - wall[0]), []).append((done - sent) * 1000)
     every = [v for values in latencies.values() for v in values]
     # When the engine had taken tier 1 for every A alert: the first sample after the
     # last one that still saw some waiting (None: some were still waiting at the end).
@@ -426,6 +430,15 @@ async def phase_noisy(target: Any, poster: Poster, args: argparse.Namespace) -> 
             w: target.cpu.cores(cpu[i], cpu[i + 1], marks[i + 1] - marks[i])
             for i, w in enumerate(windows)
         },
+        "b_worst_seconds": [
+            {
+                "second": s,
+                "max_ms": round(max(v), 1),
+                "over_2s": sum(x > B_TARGET_P99_MS for x in v),
+            }
+            for s, v in sorted(by_second.items(), key=lambda item: -max(item[1]))[:5]
+        ],
+        "speed_check_ms": reference_ms,
         "timeline": timeline,
     }
     figures["b_p99_met"] = bool(
@@ -510,7 +523,12 @@ def tables(report: dict[str, Any]) -> list[str]:
             f"{f['a_awaiting_tier_1_at_end']:,}); escalation_event by status "
             f"{f['escalation_events']}; delivery claims {f['delivery_claims']:,}; provider "
             f"requests {f['provider_requests']}; deadlocks {f['deadlocks_before']} -> "
-            f"{f['deadlocks_after']}",
+            f"{f['deadlocks_after']}; speed check {f['speed_check_ms']} ms",
+            f"- {shape}: B's worst seconds (since the storm began): "
+            + ", ".join(
+                f"{w['second']} s (max {w['max_ms']:,.0f} ms, {w['over_2s']} over 2 s)"
+                for w in f["b_worst_seconds"]
+            ),
             *(
                 f"- {shape}: CPU cores, {w} ({s}): "
                 + ", ".join(f"{n} {v:.2f}" for n, v in cores.items())
