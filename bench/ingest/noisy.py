@@ -308,7 +308,14 @@ async def phase_noisy(target: Any, poster: Poster, args: argparse.Namespace) -> 
     postgres = target.shape == "production"
     deadlocks_before = (await rows(target, DEADLOCKS))[0][0] if postgres else None
     storm_a = Poster(session, target.webhook_url, key_a)
-    steady_b = Poster(session, target.webhook_url, key_b)
+    # B's own connections, kept idle for less than uvicorn's 5 s keep-alive: reusing
+    # one the server has just closed fails a request (ClientOSError) that never
+    # reached OpsWatch, which would be the client's fault counted as B's.
+    b_session = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=MAX_IN_FLIGHT, keepalive_timeout=2),
+        timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S),
+    )
+    steady_b = Poster(b_session, target.webhook_url, key_b)
     prefix_a, prefix_b = f"a-{secrets.token_hex(4)}", f"b-{secrets.token_hex(4)}"
     sent_b: dict[str, float] = {}
     answered_b: dict[str, int | None] = {}
@@ -376,6 +383,7 @@ async def phase_noisy(target: Any, poster: Poster, args: argparse.Namespace) -> 
             sender.cancel()
             with contextlib.suppress(BaseException):
                 await sender
+        await b_session.close()
 
     processed_b = {
         fp: parse_time(at).timestamp() for fp, at in await rows(target, PROCESSED_OF, TENANT_B)
