@@ -1,13 +1,24 @@
-"""Dramatiq on Redis: the broker, its middleware, and the queue adapter.
+"""Dramatiq on Redis: the broker, its middleware, the workers, and the queue adapter.
 
 Async jobs run on the AsyncIO middleware's event loop; Tortoise is initialised
 on that same loop after the worker boots, because its connections belong to
 one loop.
+
+A worker process runs two Dramatiq workers on that one loop (a bulkhead): one
+with threads of its own for the ingest queue, one for every other queue
+(paging, Slack, housekeeping). A Dramatiq thread waits for the job it runs, so
+eight paging jobs each waiting ten seconds for an unreachable provider would
+otherwise hold every thread while alerts wait. Both workers share the loop, the
+database connections and the runtime, which are set up once for the first
+worker to boot and taken down after the last one stopped.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import threading
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import dramatiq
@@ -22,9 +33,53 @@ from opswatch.config import Settings
 from opswatch.events.base import EventBus
 from opswatch.queue.registry import registered_jobs
 
+# Dramatiq runs the message it holds with the lowest number first: a worker taking
+# ingest and other queues together takes the alerts first.
+INGEST_PRIORITY = 0
+OTHER_PRIORITY = 10
+
 
 class WorkerBootFailed(MiddlewareError):
     """The worker could not connect its database; it must not take jobs."""
+
+
+class _Shared:
+    """Set-up done for the first of several users and undone after the last."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users = 0
+
+    def enter(self, start: Callable[[], None]) -> None:
+        with self._lock:
+            if self._users == 0:
+                start()  # raises: no user was added
+            self._users += 1
+
+    def leave(self, stop: Callable[[], None]) -> None:
+        with self._lock:
+            if self._users == 0:
+                return  # its boot failed: nothing to undo
+            self._users -= 1
+            if self._users == 0:
+                stop()
+
+
+class SharedAsyncIO(AsyncIO):
+    """Dramatiq's AsyncIO middleware, with one event loop for every worker of the
+    process (its own would start a loop per worker and keep only the last)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._shared = _Shared()
+
+    def before_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        start = super().before_worker_boot
+        self._shared.enter(lambda: start(broker, worker))  # type: ignore[no-untyped-call]
+
+    def after_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        stop = super().after_worker_shutdown
+        self._shared.leave(lambda: stop(broker, worker))  # type: ignore[no-untyped-call]
 
 
 class OpsWatchLifecycle(Middleware):
@@ -42,8 +97,15 @@ class OpsWatchLifecycle(Middleware):
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._events: EventBus | None = None
+        self._shared = _Shared()
 
     def before_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        self._shared.enter(lambda: self._boot(broker))
+
+    def after_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        self._shared.leave(self._shut_down)
+
+    def _boot(self, broker: dramatiq.Broker) -> None:
         loop_thread = get_event_loop_thread()
         if loop_thread is None:
             raise RuntimeError("the AsyncIO middleware must come before OpsWatchLifecycle")
@@ -54,7 +116,7 @@ class OpsWatchLifecycle(Middleware):
             # would then take every job only to fail it.
             raise WorkerBootFailed(str(error)) from error
 
-    def after_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+    def _shut_down(self) -> None:
         loop_thread = get_event_loop_thread()
         if loop_thread is not None:
             loop_thread.run_coroutine(self._stop())
@@ -107,7 +169,7 @@ def build_broker(settings: Settings, *, ingest_poll_ms: int = 10) -> RedisBroker
         namespace=settings.redis_namespace,
         ingest_poll_ms=ingest_poll_ms,
     )
-    broker.add_middleware(AsyncIO())
+    broker.add_middleware(SharedAsyncIO())
     broker.add_middleware(OpsWatchLifecycle(settings))
     for spec in registered_jobs().values():
         dramatiq.Actor(
@@ -115,7 +177,7 @@ def build_broker(settings: Settings, *, ingest_poll_ms: int = 10) -> RedisBroker
             broker=broker,
             actor_name=spec.name,
             queue_name=spec.queue_name,
-            priority=0,
+            priority=INGEST_PRIORITY if spec.queue_name == INGEST_QUEUE else OTHER_PRIORITY,
             options={
                 "max_retries": spec.max_retries,
                 "min_backoff": spec.min_backoff_ms,
@@ -124,6 +186,48 @@ def build_broker(settings: Settings, *, ingest_poll_ms: int = 10) -> RedisBroker
             },
         )
     return broker
+
+
+class _OneWorkerMiddlewareWarning(logging.Filter):
+    """Each Dramatiq worker adds a middleware of its own to the broker, and the broker
+    warns at the second one that a middleware type was added twice: here that is
+    the intent, not a mistake worth a warning at every start."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "same type twice" not in record.getMessage()
+
+
+def build_workers(
+    broker: dramatiq.Broker,
+    *,
+    threads: int,
+    ingest_threads: int,
+    queues: Iterable[str] | None,
+    worker_timeout: int,
+) -> list[dramatiq.Worker]:
+    """The ingest worker (when the ingest queue is wanted) and the worker of every
+    other wanted queue (``queues``: None for all); start them in this order."""
+    wanted = set(queues) if queues else None
+    others = (wanted if wanted is not None else set(broker.get_declared_queues())) - {INGEST_QUEUE}
+    workers = []
+    if wanted is None or INGEST_QUEUE in wanted:
+        workers.append(
+            dramatiq.Worker(
+                broker,
+                queues={INGEST_QUEUE},
+                worker_threads=ingest_threads,
+                worker_timeout=worker_timeout,
+            )
+        )
+    if others:
+        broker.logger.addFilter(_OneWorkerMiddlewareWarning())
+        # A set, never empty here: an empty one would mean every queue to Dramatiq.
+        workers.append(
+            dramatiq.Worker(
+                broker, queues=others, worker_threads=threads, worker_timeout=worker_timeout
+            )
+        )
+    return workers
 
 
 class DramatiqQueue:

@@ -34,7 +34,15 @@ def add_commands(commands: Any) -> None:
     api.set_defaults(handler=api_command)
 
     worker = commands.add_parser("worker", help="run background jobs from Redis")
-    worker.add_argument("--threads", type=int, default=8, help="concurrent jobs")
+    worker.add_argument(
+        "--threads", type=int, default=8, help="concurrent jobs of the queues other than ingest"
+    )
+    worker.add_argument(
+        "--ingest-threads",
+        type=int,
+        default=2,
+        help="concurrent jobs of the ingest queue, which no other job can take",
+    )
     worker.add_argument("--queues", nargs="*", help="only these queues")
     worker.add_argument(
         "--max-poll-ms",
@@ -135,9 +143,7 @@ STOP_GRACE_MS = 20_000  # inside Kubernetes' default 30 s termination grace
 
 
 def worker_command(args: argparse.Namespace) -> int:
-    import dramatiq
-
-    from tasks.broker import WorkerBootFailed, build_broker
+    from tasks.broker import WorkerBootFailed, build_broker, build_workers
 
     _configure_logging()
     settings = load_settings()
@@ -149,30 +155,55 @@ def worker_command(args: argparse.Namespace) -> int:
     # most --max-poll-ms apart (an alert waits half of it on average); the other
     # queues, and the worker threads waiting for work, wake every IDLE_POLL_MS.
     broker = build_broker(settings, ingest_poll_ms=max(1, args.max_poll_ms))
-    worker = dramatiq.Worker(
+    # Ingest has threads of its own: paging jobs waiting on a slow provider cannot
+    # hold the threads alerts need (tasks.broker).
+    workers = build_workers(
         broker,
-        worker_threads=args.threads,
-        queues=args.queues or None,
+        threads=args.threads,
+        ingest_threads=max(1, args.ingest_threads),
+        queues=args.queues,
         worker_timeout=IDLE_POLL_MS,
     )
+    if not workers:
+        raise CommandError("--queues: none of these queues has a job")
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
+    started = []
     try:
-        worker.start()  # connects the database before any job is taken
+        for worker in workers:
+            started.append(worker)
+            worker.start()  # the first connects the database before any job is taken
     except WorkerBootFailed as error:
-        worker.stop(timeout=STOP_GRACE_MS)  # ends the event loop the boot started
+        _stop_all(started)  # ends the event loop the boot started
         broker.close()
         raise CommandError(str(error), exit_code=1) from None
     tune_for_server()  # after the boot (database, runtime), so what it built is frozen
-    log.info("worker running %d jobs on %d threads", len(broker.actors), args.threads)
+    for worker in workers:
+        log.info(
+            "worker running %s on %d threads",
+            ", ".join(sorted(worker.consumer_whitelist or ())),
+            worker.worker_threads,
+        )
     stop.wait()
     log.info("worker stopping")
-    # Jobs in flight get this long to finish; any still running are delivered again
-    # (every job is safe to run twice), as after a crash.
-    worker.stop(timeout=STOP_GRACE_MS)
+    _stop_all(workers)
     broker.close()
     return 0
+
+
+def _stop_all(workers: list[Any]) -> None:
+    """Stop the workers together, so that the grace period is not spent twice. Jobs in
+    flight get STOP_GRACE_MS to finish; any still running are delivered again (every
+    job is safe to run twice), as after a crash."""
+    stopping = [
+        threading.Thread(target=worker.stop, kwargs={"timeout": STOP_GRACE_MS})
+        for worker in workers
+    ]
+    for thread in stopping:
+        thread.start()
+    for thread in stopping:
+        thread.join()
 
 
 def scheduler_command(args: argparse.Namespace) -> int:
