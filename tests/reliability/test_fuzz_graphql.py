@@ -203,3 +203,23 @@ async def test_an_unknown_id_of_any_shape_is_not_found(
         assert body["data"] == {"alert": None}, body
         return
     assert [(e.get("extensions") or {}).get("code") for e in errors] == ["NOT_FOUND"], body
+
+
+# Also found by the fuzzing: a time zone naming a directory of the zone database
+# ("America"), or too long for a file name, made the lookup raise OSError, which
+# reads as a database that went away (503 UNAVAILABLE, "retry").
+NOT_ZONES = ["America", "Etc", "z" * 300]
+ZONE_INPUTS = [
+    'mutation { createRoster(input: {name: "r", timezone: ZONE}) { id } }',
+    'mutation { createUser(input: {name: "u", email: "u@acme.example", timezone: ZONE}) { id } }',
+]
+
+
+@pytest.mark.parametrize("zone", NOT_ZONES, ids=["directory", "etc", "too-long"])
+@pytest.mark.parametrize("mutation", ZONE_INPUTS, ids=["createRoster", "createUser"])
+async def test_a_time_zone_that_is_no_zone_is_invalid_input(
+    client: httpx.AsyncClient, app_runtime: Runtime, acme: TenantKit, mutation: str, zone: str
+) -> None:
+    body = await graphql_call(client, acme.admin_token, mutation.replace("ZONE", json.dumps(zone)))
+    codes = [(e.get("extensions") or {}).get("code") for e in body.get("errors") or []]
+    assert codes == ["INVALID_INPUT"], body
