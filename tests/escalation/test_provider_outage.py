@@ -440,6 +440,22 @@ async def drain(runtime: Runtime) -> None:
     await runtime.queue.drain(timeout=30)
 
 
+async def test_migration_0012_creates_the_breaker_table_and_the_pending_indexes() -> None:
+    from tortoise import connections
+
+    connection = connections.get("default")
+    if BACKEND == "sqlite":
+        sql = "SELECT name FROM sqlite_master WHERE type IN ('index', 'table')"
+    else:
+        sql = "SELECT indexname AS name FROM pg_indexes UNION SELECT tablename FROM pg_tables"
+    names = {r["name"] for r in await connection.execute_query_dict(sql)}
+    assert {
+        "provider_breaker",
+        "escalation_event_pending_by_person",
+        "escalation_event_pending_age",
+    } <= names
+
+
 @pytest.mark.skipif(BACKEND != "postgres", reason="the plan of PostgreSQL")
 async def test_the_resume_job_reads_pending_events_through_the_partial_indexes(
     acme: TenantKit,
