@@ -155,23 +155,29 @@ class Process:
 
 
 async def run(argv: list[str], *, env: dict[str, str] | None = None, timeout: float) -> str:
-    """Run a command to its end; its output, or HarnessError with that output."""
-    process = await asyncio.create_subprocess_exec(
-        *argv,
-        env=env,
-        cwd=REPO,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    try:
-        out, _ = await asyncio.wait_for(process.communicate(), timeout)
-    except BaseException:
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
-        await process.wait()
-        raise
-    text = out.decode(errors="replace")
+    """Run a command to its end; its output, or HarnessError with that output.
+
+    The output goes through a file, not a pipe: pg_ctl leaves a server behind, and
+    a pipe that the server inherits would never reach its end (under uvloop it did).
+    """
+    with tempfile.TemporaryFile() as output:
+        process = await asyncio.create_subprocess_exec(
+            *argv,
+            env=env,
+            cwd=REPO,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=output,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        try:
+            await asyncio.wait_for(process.wait(), timeout)
+        except BaseException:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
+            raise
+        output.seek(0)
+        text = output.read().decode(errors="replace")
     if process.returncode != 0:
         raise HarnessError(f"{' '.join(argv[:4])} exited {process.returncode}:\n{text}")
     return text
@@ -195,7 +201,6 @@ class Postgres:
         self.root = Path(tempfile.mkdtemp(prefix="opswatch-chaos-pg-"))
         self.data = self.root / "data"
         self.log_path = self.root / "postgres.log"
-        self.started = False
         if os.geteuid() == 0:
             owner = pwd.getpwnam(PG_OWNER)
             os.chown(self.root, owner.pw_uid, owner.pw_gid)
@@ -227,7 +232,6 @@ class Postgres:
                 self._as_owner([*initdb, "-A", "trust", "-E", "UTF8", "--no-sync"]), timeout=120
             )
         await self._pg_ctl("-w", "-t", str(int(START_TIMEOUT_S)), "-o", self._options(), "start")
-        self.started = True
 
     async def restart(self) -> None:
         await self._pg_ctl(
@@ -242,13 +246,14 @@ class Postgres:
             await connection.close()
 
     async def stop(self) -> None:
-        if not self.started:
+        # By its pid file, not by what we think we started: a start that timed out
+        # may still have left a server running.
+        if not (self.data / "postmaster.pid").exists():
             return
         try:
             await self._pg_ctl("-w", "-t", "30", "-m", "immediate", "stop", timeout=30)
         except (HarnessError, TimeoutError):
             self._kill_postmaster()
-        self.started = False
 
     def _kill_postmaster(self) -> None:
         with contextlib.suppress(OSError, ValueError, IndexError):
@@ -767,15 +772,27 @@ async def run_scenario(
     config: LoadConfig,
     *,
     fault_at_s: float,
+    faults: int = 1,
+    every_s: float = 0.0,
     settle_timeout_s: float = 60.0,
     log: Log = quiet,
 ) -> Report:
+    """``faults`` faults of the scenario during the load: the first ``fault_at_s`` into
+    it, the next ``every_s`` after the previous one ended."""
     tenant = await stack.add_tenant(name)
     await warm_up(stack, tenant)
     load = Load(f"{stack.base_url}/api/v1/webhooks/generic", tenant.key, config)
     log(f"{name}: {config.rate:g} events/s for {config.duration_s:g} s, fault at {fault_at_s:g} s")
+
+    async def inject() -> None:
+        for index in range(faults):
+            if index:
+                await asyncio.sleep(every_s)
+                log(f"{name}: fault {index + 1} of {faults}")
+            await SCENARIOS[name](stack)
+
     began = time.monotonic()
-    fault_s = await load.run(lambda: SCENARIOS[name](stack), fault_at_s, log=log)
+    fault_s = await load.run(inject, fault_at_s, log=log)
     load_s = time.monotonic() - began
     report = await count(
         stack,
