@@ -30,7 +30,9 @@ directory (embedded), a fresh PostgreSQL database ``opswatch_bench_<hex>``
 the end), the tenant, API key and user token (made with ``opswatch ... --json``),
 and the server processes: ``opswatch serve`` (embedded), ``opswatch api`` plus
 ``opswatch worker`` (production), or uvicorn with the baseline app. It only ever
-connects to 127.0.0.1.
+connects to 127.0.0.1. With ``--worker-split`` the production shape runs two
+workers, as docker-compose.yml deploys them: ``opswatch worker --queues ingest``
+and ("pager") ``opswatch worker --queues escalation slack default``.
 
 Phases of each OpsWatch shape (``--phases``; by default all but ``noisy``), in this order:
 

@@ -80,6 +80,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--api-workers", type=int, default=1, help="uvicorn workers (api, baseline)"
     )
     parser.add_argument("--worker-threads", type=int, default=8, help="opswatch worker --threads")
+    parser.add_argument(
+        "--worker-split",
+        action="store_true",
+        help="production: two workers, --queues ingest and --queues escalation slack default "
+        "(as docker-compose.yml runs them), instead of one taking every queue",
+    )
     parser.add_argument("--baseline-pool", type=int, default=20, help="baseline asyncpg pool")
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
     parser.add_argument(

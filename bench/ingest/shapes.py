@@ -70,6 +70,9 @@ async def provision(env: dict[str, str]) -> tuple[str, str]:
     return str(key["key"]), str(user["token"])
 
 
+PAGER_QUEUES = ("escalation", "slack", "default")  # --worker-split: the second worker's
+
+
 async def dead_telephony(
     stack: contextlib.AsyncExitStack, args: argparse.Namespace, env: dict[str, str]
 ) -> DeadTelephony | None:
@@ -154,15 +157,28 @@ async def run_production(run: Run) -> dict[str, Any]:
             env,
             run.tmp / "production-api.log",
         )
+        worker_argv = [sys.executable, "-m", "opswatch", "worker"]
+        worker_argv += ["--threads", str(args.worker_threads)]
         worker = Service(
             "opswatch worker",
-            [sys.executable, "-m", "opswatch", "worker", "--threads", str(args.worker_threads)],
+            worker_argv + (["--queues", "ingest"] if args.worker_split else []),
             env,
             run.tmp / "production-worker.log",
         )
         stack.push_async_callback(api.stop)
         stack.push_async_callback(worker.stop)
         services = [api, worker]
+        if args.worker_split:
+            # As docker-compose.yml deploys it: paging, Slack and housekeeping apart.
+            pager = Service(
+                "opswatch pager",
+                [*worker_argv, "--queues", *PAGER_QUEUES],
+                env,
+                run.tmp / "production-pager.log",
+            )
+            stack.push_async_callback(pager.stop)
+            services.append(pager)
+            await pager.start()
         if telephony is not None:
             # Deployed next to them: its periodic jobs tick the engine and resume parked pages.
             scheduler = Service(
@@ -178,7 +194,9 @@ async def run_production(run: Run) -> dict[str, Any]:
         await api.start()
         base = f"http://{LOOPBACK}:{port}"
         await wait_http_ok(run.session, base + "/readyz", api)
-        await wait_log_line(worker, "worker running")
+        for started in services[1:]:
+            if started.name != "opswatch scheduler":
+                await wait_log_line(started, "worker running")
         db = await PostgresCounts.open(dsn)
         stack.push_async_callback(db.close)
         groups = {s.name.removeprefix("opswatch "): s.pgid for s in services}
@@ -187,6 +205,12 @@ async def run_production(run: Run) -> dict[str, Any]:
         processes = (
             f"opswatch api --workers {args.api_workers} + "
             f"opswatch worker --threads {args.worker_threads}"
+            + (
+                f" --queues ingest + opswatch worker --threads {args.worker_threads} --queues "
+                + " ".join(PAGER_QUEUES)
+                if args.worker_split
+                else ""
+            )
             + (f", database URL ?{args.db_params}" if args.db_params else "")
             + (" + opswatch scheduler (noisy phase)" if telephony is not None else "")
         )
