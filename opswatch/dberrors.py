@@ -14,6 +14,8 @@ looks at the whole chain of causes for the driver's own error.
 
 from __future__ import annotations
 
+import errno
+import socket
 import sqlite3
 from collections.abc import Iterator
 
@@ -27,6 +29,22 @@ from tortoise.exceptions import DBConnectionError
 _RETRYABLE_SQLSTATE_CLASSES = frozenset({"08", "40", "53", "57", "58"})
 _RETRYABLE_SQLSTATES = frozenset({"55P03", "55006"})  # lock not available, object in use
 _SQLITE_BUSY = ("database is locked", "database table is locked", "unable to open", "disk i/o")
+# Socket errors of a server that went away; an OSError with another number (a file
+# that is a directory, a name too long) is a program's error, not an outage.
+_NETWORK_ERRNOS = frozenset(
+    {
+        errno.ECONNREFUSED,
+        errno.ECONNRESET,
+        errno.ECONNABORTED,
+        errno.EPIPE,
+        errno.ETIMEDOUT,
+        errno.EHOSTUNREACH,
+        errno.ENETUNREACH,
+        errno.ENETDOWN,
+        errno.EHOSTDOWN,
+        errno.EADDRNOTAVAIL,
+    }
+)
 
 
 def causes(error: BaseException) -> Iterator[BaseException]:
@@ -55,13 +73,18 @@ def retryable(error: BaseException) -> bool:
         # "cannot switch to state" when a transaction's connection went away.
         if isinstance(
             cause,
-            OSError
-            | TimeoutError
+            TimeoutError
+            | ConnectionError
+            | socket.gaierror
             | DBConnectionError
             | asyncpg.InterfaceError
             | asyncpg.InternalClientError,
         ):
             return True
+        if isinstance(cause, OSError):
+            # asyncio reports a connect that failed on every address of a host as a
+            # plain OSError without a number ("Multiple exceptions: ...").
+            return cause.errno is None or cause.errno in _NETWORK_ERRNOS
     return False
 
 

@@ -45,11 +45,19 @@ def phone(field: str, value: str | None) -> str | None:
     return text
 
 
+MAX_ZONE_NAME = 64  # the longest IANA name is 32 characters
+
+
 def timezone(field: str, value: str) -> str:
+    unknown = InvalidInput(f"{field}: unknown time zone {value[:MAX_ZONE_NAME]!r}", field=field)
+    if len(value) > MAX_ZONE_NAME:
+        raise unknown
     try:
         zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise InvalidInput(f"{field}: unknown time zone {value!r}", field=field) from None
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        # OSError: a name of a directory of the zone database ("America") is read as
+        # a file, and fails as one; it is a wrong name all the same.
+        raise unknown from None
     return value
 
 

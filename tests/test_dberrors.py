@@ -52,4 +52,7 @@ def test_a_closed_connection_or_a_shutdown_is_retried() -> None:
     wrapped.__cause__ = shutdown
     assert retryable(wrapped)
     assert retryable(asyncpg.exceptions.DeadlockDetectedError("deadlock"))
+    assert retryable(OSError("Multiple exceptions: [Errno 111] Connect call failed"))
     assert not retryable(ValueError("a bug"))
+    assert not retryable(IsADirectoryError(21, "Is a directory"))
+    assert not retryable(OSError(36, "File name too long"))
