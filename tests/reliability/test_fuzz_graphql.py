@@ -26,6 +26,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
+from schemathesis.core.result import Err
 from schemathesis.graphql import nodes
 
 from opswatch.models import Alert, ApiKey
@@ -89,9 +90,18 @@ schemathesis.graphql.scalar("Date", days.map(nodes.String))
 schemathesis.graphql.scalar("JSON", json_nodes)
 
 SCHEMA = schemathesis.graphql.from_file(strawberry_schema.as_str())
-OPERATIONS = {
-    operation.label: operation for operation in (r.ok() for r in SCHEMA.get_all_operations())
-}
+
+
+def _operations() -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for result in SCHEMA.get_all_operations():
+        if isinstance(result, Err):
+            raise result.err()  # an operation schemathesis cannot build is a failure here
+        found[result.ok().label] = result.ok()
+    return found
+
+
+OPERATIONS = _operations()
 STRATEGIES = {label: operation.as_strategy() for label, operation in OPERATIONS.items()}
 
 

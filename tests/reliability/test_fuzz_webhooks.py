@@ -254,7 +254,7 @@ def one_or_many(items: st.SearchStrategy[Any], max_size: int = 20) -> st.SearchS
 
 @st.composite
 def generic_items(draw: st.DrawFn) -> dict[str, Any]:
-    item = {
+    item: dict[str, Any] = {
         "title": draw(titles),
         "severity": draw(st.one_of(st.sampled_from(["critical", "p5"]), big_numbers)),
         "fingerprint": draw(fingerprints),
