@@ -290,16 +290,20 @@ async def _take_companions(sql: Statement, event: EscalationEvent, now: datetime
     The pick is a CTE, which PostgreSQL runs once. As ``WHERE id IN (SELECT ... LIMIT
     n FOR UPDATE SKIP LOCKED)`` the planner may re-run the subquery for each row it
     updates, and each run skips the rows the statement has just updated, and picks the
-    next ones: it claimed every pending event of the person, limit or not."""
+    next ones: it claimed every pending event of the person, limit or not. PostgreSQL
+    gets the picked ids as one array, which it looks up by primary key; as a set to
+    join, it hashed every pending event of the storm to update 500 of them."""
     skip_locked = "" if sql.sqlite else " FOR UPDATE SKIP LOCKED"
+    picked = (
+        "id IN (SELECT id FROM picked)" if sql.sqlite else "id = ANY(ARRAY(SELECT id FROM picked))"
+    )
     rows = await sql.rows(
         "WITH picked AS (SELECT id FROM escalation_event "  # noqa: S608
         "WHERE tenant_id = :tenant AND channel = :channel "
         "AND to_address = :to AND status = 'pending' AND id <> :id "
         f"ORDER BY created_at LIMIT {COMPANION_LIMIT}{skip_locked}) "
         "UPDATE escalation_event SET status = 'sending', attempts = attempts + 1, "
-        "updated_at = :now WHERE status = 'pending' AND id IN (SELECT id FROM picked) "
-        "RETURNING id",
+        f"updated_at = :now WHERE status = 'pending' AND {picked} RETURNING id",
         tenant=event.tenant_id,  # type: ignore[attr-defined]
         channel=event.channel.value,
         to=event.to_address,
