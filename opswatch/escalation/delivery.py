@@ -165,18 +165,26 @@ async def _deliver_admitted(
         await _finish(live, DeliveryStatus.UNKNOWN, reason=str(error))
         await _open_breaker(tenant, provider, moment, str(error))
         return DeliveryStatus.UNKNOWN
-    sent_with = {"ref": sent.provider_ref, "text": text, "sent_at": moment, "provider": used}
+    await _record_sent(live, sent, text, used, moment)
+    await _close_breaker(tenant, provider)
+    await _follow_up(claim, after=THROTTLE)
+    return sent.status
+
+
+async def _record_sent(
+    live: list[EscalationEvent], sent: Sent, text: str, provider: str, moment: datetime
+) -> None:
+    """The first event carries the provider's answer; the others were in its summary."""
+    primary, *folded = live
+    sent_with = {"ref": sent.provider_ref, "text": text, "sent_at": moment, "provider": provider}
     await _finish([primary], sent.status, **sent_with)  # type: ignore[arg-type]
-    if len(live) > 1:
+    if folded:
         await _finish(
-            live[1:],
+            folded,
             DeliveryStatus.THROTTLED,
             reason=f"included in the summary sent for event {primary.id}",
             **sent_with,  # type: ignore[arg-type]
         )
-    await _close_breaker(tenant, provider)
-    await _follow_up(claim, after=THROTTLE)
-    return sent.status
 
 
 def _still_wanted(event: EscalationEvent, alert: Alert) -> bool:
