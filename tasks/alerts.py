@@ -14,7 +14,9 @@ async def process_pending_job() -> None:
     await process_pending()
 
 
-@job("alerts.sweep_inbox", max_retries=0)
+# On the ingest queue: the inbox must be swept by the workers that process it, also
+# where paging runs in processes of its own and those are down or busy.
+@job("alerts.sweep_inbox", queue_name=INGEST_QUEUE, max_retries=0)
 async def sweep_inbox_job() -> None:
     await sweep_inbox()
 
