@@ -86,10 +86,17 @@ AWAITING_TIER_1 = (
 ALERTS_OF = "SELECT count(*) FROM alert WHERE tenant_id = (SELECT id FROM tenant WHERE slug = $1)"
 ATTEMPTS = "SELECT coalesce(sum(attempts), 0) FROM escalation_event"
 PROCESSED_OF = (
-    "SELECT fingerprint, processed_at FROM alert_event "
+    "SELECT fingerprint, processed_at, received_at FROM alert_event "
     "WHERE tenant_id = (SELECT id FROM tenant WHERE slug = $1) AND processed_at IS NOT NULL"
 )
 DEADLOCKS = "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()"
+# What the bench database's busy backends wait for (PostgreSQL only): Lock, LWLock,
+# IO, or none (on CPU). The bench's own connection is left out.
+WAITS = (
+    "SELECT coalesce(wait_event_type || ':' || wait_event, 'on CPU'), count(*) "
+    "FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' "
+    "AND pid <> pg_backend_pid() GROUP BY 1 ORDER BY 2 DESC"
+)
 
 
 class DeadTelephony:
@@ -270,6 +277,7 @@ async def sample(target: Any, started: float, timeline: list[dict[str, Any]]) ->
             }
             if redis_client is not None:
                 point["queues"], point["jobs"] = await queue_depths(redis_client, namespace)
+                point["waits"] = {w: n for w, n in await rows(target, WAITS)}
             timeline.append(point)
             await asyncio.sleep(NOISY_SAMPLE_S)
     finally:
@@ -299,6 +307,17 @@ async def wait_until(check: Callable[[], Any], limit_s: float) -> bool:
             return True
         await asyncio.sleep(0.2)
     return False
+
+
+def backend_waits(timeline: list[dict[str, Any]], marks: list[float]) -> dict[str, dict[str, int]]:
+    """Per window, the active backends of every sample added up, by what they waited
+    for: where PostgreSQL's time went while B waited."""
+    ends = [mark - marks[0] for mark in marks[1:]]
+    found: dict[str, Counter[str]] = {w: Counter() for w in ("storm", "until A drained", "tail")}
+    for point in timeline:
+        index = next((i for i, end in enumerate(ends) if point["t"] < end), len(ends) - 1)
+        found[list(found)[index]].update(point.get("waits", {}))
+    return {w: dict(c.most_common(6)) for w, c in found.items() if c}
 
 
 async def phase_noisy(target: Any, poster: Poster, args: argparse.Namespace) -> dict[str, Any]:
@@ -385,9 +404,14 @@ async def phase_noisy(target: Any, poster: Poster, args: argparse.Namespace) -> 
                 await sender
         await b_session.close()
 
-    processed_b = {
-        fp: parse_time(at).timestamp() for fp, at in await rows(target, PROCESSED_OF, TENANT_B)
+    stamps_b = {
+        fp: (parse_time(received).timestamp(), parse_time(processed).timestamp())
+        for fp, processed, received in await rows(target, PROCESSED_OF, TENANT_B)
     }
+    # Per window, B's time split at the inbox row's received_at: the webhook before
+    # the insert (HTTP, API), then the inbox (waiting for a batch, processing).
+    webhook: dict[str, list[float]] = {"storm": [], "until A drained": [], "tail": []}
+    inbox: dict[str, list[float]] = {"storm": [], "until A drained": [], "tail": []}
     latencies: dict[str, list[float]] = {"storm": [], "until A drained": [], "tail": []}
     missing = refused = 0
     by_second: dict[int, list[float]] = {}  # B's latencies by the second they were sent in
@@ -395,12 +419,15 @@ async def phase_noisy(target: Any, poster: Poster, args: argparse.Namespace) -> 
         if answered_b.get(name) != 202:
             refused += 1  # not accepted (an error, or no answer): never in the inbox
             continue
-        done = processed_b.get(name)
-        if done is None:
+        stamps = stamps_b.get(name)
+        if stamps is None:
             missing += 1
             continue
+        received, done = stamps
         window = "storm" if sent < wall[1] else "until A drained" if sent < wall[2] else "tail"
         latencies[window].append((done - sent) * 1000)
+        webhook[window].append((received - sent) * 1000)
+        inbox[window].append((done - received) * 1000)
         by_second.setdefault(int(sent - wall[0]), []).append((done - sent) * 1000)
     every = [v for values in latencies.values() for v in values]
     # When the engine had taken tier 1 for every A alert: the first sample after the
@@ -428,6 +455,8 @@ async def phase_noisy(target: Any, poster: Poster, args: argparse.Namespace) -> 
         "b_not_accepted": refused,
         "b_latency": spread(every),
         "b_latency_windows": {w: spread(latencies[w]) for w in windows},
+        "b_post_to_received": {w: spread(webhook[w]) for w in windows},
+        "b_received_to_processed": {w: spread(inbox[w]) for w in windows},
         "b_latency_by": "POST to the inbox row's processed_at",
         "escalation_events": {s: n for s, n in await rows(target, ESCALATION_BY_STATUS)},
         "delivery_claims": (await rows(target, ATTEMPTS))[0][0],
@@ -447,6 +476,7 @@ async def phase_noisy(target: Any, poster: Poster, args: argparse.Namespace) -> 
             for s, v in sorted(by_second.items(), key=lambda item: -max(item[1]))[:5]
         ],
         "speed_check_ms": reference_ms,
+        "backend_waits": backend_waits(timeline, marks),
         "timeline": timeline,
     }
     figures["b_p99_met"] = bool(
@@ -532,6 +562,19 @@ def tables(report: dict[str, Any]) -> list[str]:
             f"{f['escalation_events']}; delivery claims {f['delivery_claims']:,}; provider "
             f"requests {f['provider_requests']}; deadlocks {f['deadlocks_before']} -> "
             f"{f['deadlocks_after']}; speed check {f['speed_check_ms']} ms",
+            *(
+                f"- {shape}: PostgreSQL backends active, summed over the samples, {w}: "
+                + ", ".join(f"{k} {n}" for k, n in waits.items())
+                for w, waits in f.get("backend_waits", {}).items()
+            ),
+            *(
+                f"- {shape}: B, {w}: POST to received_at p50/p99 "
+                f"{fmt_ms(f['b_post_to_received'][w]['p50_ms'])}/"
+                f"{fmt_ms(f['b_post_to_received'][w]['p99_ms'])} ms, received_at to "
+                f"processed_at p50/p99 {fmt_ms(f['b_received_to_processed'][w]['p50_ms'])}/"
+                f"{fmt_ms(f['b_received_to_processed'][w]['p99_ms'])} ms"
+                for w in f.get("b_post_to_received", {})
+            ),
             f"- {shape}: B's worst seconds (since the storm began): "
             + ", ".join(
                 f"{w['second']} s (max {w['max_ms']:,.0f} ms, {w['over_2s']} over 2 s)"
@@ -555,8 +598,8 @@ def tables(report: dict[str, Any]) -> list[str]:
             "and the jobs in them (actors of 100 random messages per queue, scaled)",
             "",
             "| t s | A pending | B pending | A waiting tier 1 | escalation events | queues "
-            "| jobs in them (sampled) |",
-            "|---|---|---|---|---|---|---|",
+            "| jobs in them (sampled) | PostgreSQL backends active: waiting for |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         last = -5.0
         for point in f["timeline"]:
@@ -566,9 +609,10 @@ def tables(report: dict[str, Any]) -> list[str]:
             events = ", ".join(f"{s} {n:,}" for s, n in sorted(point["escalation"].items()))
             queues = ", ".join(f"{q} {n:,}" for q, n in point.get("queues", {}).items() if n)
             jobs = ", ".join(f"{j} ~{n:,}" for j, n in point.get("jobs", {}).items() if n)
+            waits = ", ".join(f"{w} {n}" for w, n in point.get("waits", {}).items())
             out.append(
                 f"| {point['t']:.0f} | {point['a_pending']:,} | {point['b_pending']:,} "
-                f"| {point['a_awaiting_tier_1']:,} | {events} | {queues} | {jobs} |"
+                f"| {point['a_awaiting_tier_1']:,} | {events} | {queues} | {jobs} | {waits} |"
             )
     return out
 
