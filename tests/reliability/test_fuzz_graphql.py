@@ -35,7 +35,7 @@ from opswatch.runtime import Runtime
 from schema.schema import schema as strawberry_schema
 from tests.factories import TenantKit
 
-EXAMPLES = int(os.environ.get("OPSWATCH_FUZZ_GRAPHQL_EXAMPLES", "6"))
+EXAMPLES = int(os.environ.get("OPSWATCH_FUZZ_GRAPHQL_EXAMPLES", "10"))
 FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,

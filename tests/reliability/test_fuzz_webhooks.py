@@ -32,7 +32,7 @@ from opswatch.runtime import Runtime
 from opswatch.tenants.apikeys import create_api_key
 from tests.factories import TenantKit
 
-EXAMPLES = int(os.environ.get("OPSWATCH_FUZZ_EXAMPLES", "25"))
+EXAMPLES = int(os.environ.get("OPSWATCH_FUZZ_EXAMPLES", "50"))
 FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,
