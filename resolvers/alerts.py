@@ -16,7 +16,7 @@ from opswatch.alerts import actions
 from opswatch.alerts.live import TOPIC
 from opswatch.errors import InvalidInput, NotFound
 from resolvers.context import Info
-from resolvers.ids import parse_id
+from resolvers.ids import alert_id, parse_id
 from resolvers.loaders import Loaders
 from schema.alerts import (
     Alert,
@@ -30,6 +30,7 @@ from schema.alerts import (
 
 DEFAULT_PAGE = 50
 MAX_PAGE = 100
+MAX_FINGERPRINT = 255  # the column's length
 
 
 def _encode_cursor(alert: models.Alert) -> str:
@@ -55,6 +56,11 @@ def _filtered(query: QuerySet[models.Alert], where: AlertFilter | None) -> Query
     if where.service_id is not None:
         query = query.filter(service_id=parse_id(where.service_id, "filter.serviceId"))
     if where.fingerprint:
+        if len(where.fingerprint) > MAX_FINGERPRINT:
+            raise InvalidInput(
+                f"filter.fingerprint must be at most {MAX_FINGERPRINT} characters",
+                field="filter.fingerprint",
+            )
         query = query.filter(fingerprint=where.fingerprint)
     if where.text:
         query = query.filter(title__icontains=where.text.strip()[:200])
@@ -94,7 +100,7 @@ async def alerts(
 async def alert(info: Info, id: strawberry.ID) -> Alert | None:
     principal = info.context.viewer()
     try:
-        row = await actions.get_alert(tenant=principal.tenant, alert_id=str(id))
+        row = await actions.get_alert(tenant=principal.tenant, alert_id=alert_id(id))
     except NotFound:
         return None
     return Alert.from_model(row)
@@ -102,7 +108,7 @@ async def alert(info: Info, id: strawberry.ID) -> Alert | None:
 
 async def acknowledge_alert(info: Info, id: strawberry.ID) -> Alert:
     principal = info.context.viewer(models.Role.RESPONDER)
-    row = await actions.get_alert(tenant=principal.tenant, alert_id=str(id))
+    row = await actions.get_alert(tenant=principal.tenant, alert_id=alert_id(id))
     row = await actions.acknowledge(
         alert=row, user=principal.user, actor=principal.actor("graphql")
     )
@@ -111,7 +117,7 @@ async def acknowledge_alert(info: Info, id: strawberry.ID) -> Alert:
 
 async def resolve_alert(info: Info, id: strawberry.ID, notes: str | None = None) -> Alert:
     principal = info.context.viewer(models.Role.RESPONDER)
-    row = await actions.get_alert(tenant=principal.tenant, alert_id=str(id))
+    row = await actions.get_alert(tenant=principal.tenant, alert_id=alert_id(id))
     row = await actions.resolve(
         alert=row, user=principal.user, notes=notes, actor=principal.actor("graphql")
     )
@@ -120,7 +126,7 @@ async def resolve_alert(info: Info, id: strawberry.ID, notes: str | None = None)
 
 async def escalate_alert(info: Info, id: strawberry.ID) -> Alert:
     principal = info.context.viewer(models.Role.RESPONDER)
-    row = await actions.get_alert(tenant=principal.tenant, alert_id=str(id))
+    row = await actions.get_alert(tenant=principal.tenant, alert_id=alert_id(id))
     row = await actions.request_escalation(alert=row, actor=principal.actor("graphql"))
     return Alert.from_model(row)
 

@@ -9,6 +9,7 @@ from opswatch.errors import InvalidInput
 from opswatch.escalation import policies as policy_ops
 from opswatch.tenants.telephony import TelephonyConfig, configure_telephony
 from resolvers.context import Info
+from resolvers.ids import id_text, id_texts, optional_id_text
 from schema.escalation import EscalationPolicy, EscalationPolicyInput, TelephonyInput
 from schema.tenants import Service, Tenant
 
@@ -34,10 +35,10 @@ def _spec(input: EscalationPolicyInput) -> policy_ops.PolicySpec:
             policy_ops.TierSpec(
                 delay_minutes=t.delay_minutes,
                 channels=[models.Channel(c.value) for c in t.channels],
-                roster_ids=[str(i) for i in t.roster_ids],
-                user_ids=[str(i) for i in t.user_ids],
+                roster_ids=id_texts(t.roster_ids, f"input.tiers[{n}].rosterIds"),
+                user_ids=id_texts(t.user_ids, f"input.tiers[{n}].userIds"),
             )
-            for t in input.tiers
+            for n, t in enumerate(input.tiers)
         ],
     )
 
@@ -70,7 +71,7 @@ async def update_escalation_policy(
     info: Info, id: strawberry.ID, input: EscalationPolicyInput
 ) -> EscalationPolicy:
     principal = info.context.viewer(models.Role.ADMIN)
-    policy = await policy_ops.get_policy(principal.tenant, str(id))
+    policy = await policy_ops.get_policy(principal.tenant, id_text(id))
     policy = await policy_ops.update_policy(
         tenant=principal.tenant, policy=policy, spec=_spec(input), actor=principal.actor("graphql")
     )
@@ -79,7 +80,7 @@ async def update_escalation_policy(
 
 async def delete_escalation_policy(info: Info, id: strawberry.ID) -> strawberry.ID:
     principal = info.context.viewer(models.Role.ADMIN)
-    policy = await policy_ops.get_policy(principal.tenant, str(id))
+    policy = await policy_ops.get_policy(principal.tenant, id_text(id))
     await policy_ops.delete_policy(
         tenant=principal.tenant, policy=policy, actor=principal.actor("graphql")
     )
@@ -92,8 +93,8 @@ async def assign_escalation_policy(
     principal = info.context.viewer(models.Role.ADMIN)
     service = await policy_ops.assign_policy(
         tenant=principal.tenant,
-        service_id=str(service_id),
-        policy_id=str(policy_id) if policy_id is not None else None,
+        service_id=id_text(service_id, "serviceId"),
+        policy_id=optional_id_text(policy_id, "policyId"),
         actor=principal.actor("graphql"),
     )
     return Service.from_model(service)

@@ -18,6 +18,7 @@ from opswatch.knowledge import entries, incidents
 from opswatch.knowledge.runbooks import runbook_url
 from opswatch.knowledge.search import Hit, search
 from resolvers.context import Info
+from resolvers.ids import alert_id, id_text
 from resolvers.loaders import Loaders
 from schema.knowledge import (
     Incident,
@@ -104,7 +105,7 @@ def _by_knowledge(query: QuerySet[models.Incident], *, lacking: bool) -> QuerySe
 async def incident(info: Info, id: strawberry.ID) -> Incident | None:
     principal = info.context.viewer()
     try:
-        row = await incidents.get_incident(principal.tenant, str(id))
+        row = await incidents.get_incident(principal.tenant, id_text(id))
     except NotFound:
         return None
     return Incident.from_model(row)
@@ -140,7 +141,7 @@ async def create_incident(info: Info, input: IncidentInput) -> Incident:
 
 async def update_incident(info: Info, id: strawberry.ID, input: IncidentInput) -> Incident:
     principal = info.context.viewer(models.Role.RESPONDER)
-    row = await incidents.get_incident(principal.tenant, str(id))
+    row = await incidents.get_incident(principal.tenant, id_text(id))
     spec = _spec(input, row.source)
     if input.status is None:  # unchanged unless asked
         spec = replace(spec, status=row.status)
@@ -155,7 +156,7 @@ async def resolve_incident(
     info: Info, id: strawberry.ID, root_cause: str, solution: str
 ) -> Incident:
     principal = info.context.viewer(models.Role.RESPONDER)
-    row = await incidents.get_incident(principal.tenant, str(id))
+    row = await incidents.get_incident(principal.tenant, id_text(id))
     resolved = await incidents.resolve(
         incident=row,
         root_cause=root_cause,
@@ -172,7 +173,7 @@ async def promote_to_incident(
     principal = info.context.viewer(models.Role.RESPONDER)
     promoted = await incidents.promote(
         tenant=principal.tenant,
-        alert_ids=[str(a) for a in alert_ids],
+        alert_ids=[alert_id(a, f"alertIds[{i}]") for i, a in enumerate(alert_ids)],
         title=title,
         user=principal.user,
         actor=principal.actor("graphql"),
@@ -217,11 +218,21 @@ async def incident_events(
     first (within the retained window), then live ones."""
     principal = info.context.viewer()
     tenant_id = principal.tenant.id
+    only: str | None = None
+    if incident_id is not None:
+        # As oncallChanged does for a roster: another tenant's incident is not found.
+        only = str(
+            (
+                await incidents.get_incident(
+                    principal.tenant, id_text(incident_id, "incidentId"), "incidentId"
+                )
+            ).id
+        )
     stream = runtime.current().events.subscribe(
         topic=incidents.TOPIC, tenant_id=str(tenant_id), after=after
     )
     async for event in stream:
-        if incident_id is not None and event.data.get("incident_id") != str(incident_id):
+        if only is not None and event.data.get("incident_id") != only:
             continue
         row = await models.Incident.get_or_none(id=event.data["incident_id"], tenant_id=tenant_id)
         if row is None:

@@ -15,7 +15,7 @@ from opswatch.rosters import overrides as override_ops
 from opswatch.rosters import rosters as roster_ops
 from opswatch.rosters.oncall import shift_at
 from resolvers.context import Info
-from resolvers.ids import parse_id
+from resolvers.ids import id_text, id_texts, optional_id_text, parse_id
 from resolvers.loaders import Loaders
 from schema.rosters import (
     Notification,
@@ -45,7 +45,7 @@ async def rosters(info: Info) -> list[Roster]:
 async def roster(info: Info, id: strawberry.ID) -> Roster | None:
     principal = info.context.viewer()
     try:
-        row = await roster_ops.get_roster(principal.tenant, str(id))
+        row = await roster_ops.get_roster(principal.tenant, id_text(id))
     except NotFound:
         return None
     return Roster.from_model(row)
@@ -73,15 +73,15 @@ async def create_roster(info: Info, input: RosterInput) -> Roster:
         tenant=principal.tenant,
         actor=principal.actor("graphql"),
         spec=_spec(input, models.RosterKind(input.kind.value)),
-        parent_id=str(input.parent_id) if input.parent_id is not None else None,
-        member_ids=[str(i) for i in input.member_ids or []],
+        parent_id=optional_id_text(input.parent_id, "input.parentId"),
+        member_ids=id_texts(input.member_ids or [], "input.memberIds"),
     )
     return Roster.from_model(row)
 
 
 async def update_roster(info: Info, id: strawberry.ID, input: RosterUpdateInput) -> Roster:
     principal = info.context.viewer(models.Role.ADMIN)
-    row = await roster_ops.get_roster(principal.tenant, str(id))
+    row = await roster_ops.get_roster(principal.tenant, id_text(id))
     row = await roster_ops.update_roster(
         roster=row,
         tenant=principal.tenant,
@@ -96,19 +96,19 @@ async def set_roster_members(
 ) -> Roster:
     """Replace the members, in rotation order."""
     principal = info.context.viewer(models.Role.ADMIN)
-    row = await roster_ops.get_roster(principal.tenant, str(id))
+    row = await roster_ops.get_roster(principal.tenant, id_text(id))
     await roster_ops.set_members(
         roster=row,
         tenant=principal.tenant,
         actor=principal.actor("graphql"),
-        member_ids=[str(i) for i in member_ids],
+        member_ids=id_texts(member_ids, "memberIds"),
     )
     return Roster.from_model(row)
 
 
 async def delete_roster(info: Info, id: strawberry.ID) -> strawberry.ID:
     principal = info.context.viewer(models.Role.ADMIN)
-    row = await roster_ops.get_roster(principal.tenant, str(id))
+    row = await roster_ops.get_roster(principal.tenant, id_text(id))
     await roster_ops.delete_roster(
         roster=row, tenant=principal.tenant, actor=principal.actor("graphql")
     )
@@ -119,11 +119,11 @@ async def create_override(
     info: Info, roster_id: strawberry.ID, user_id: strawberry.ID, start: datetime, end: datetime
 ) -> Override:
     principal = info.context.viewer(models.Role.RESPONDER)
-    row = await roster_ops.get_roster(principal.tenant, str(roster_id), "rosterId")
+    row = await roster_ops.get_roster(principal.tenant, id_text(roster_id, "rosterId"), "rosterId")
     override = await override_ops.create_override(
         tenant=principal.tenant,
         roster=row,
-        user_id=str(user_id),
+        user_id=id_text(user_id, "userId"),
         start=start,
         end=end,
         actor=principal.actor("graphql"),
@@ -135,7 +135,7 @@ async def create_override(
 async def delete_override(info: Info, id: strawberry.ID) -> Override:
     principal = info.context.viewer(models.Role.RESPONDER)
     override = await override_ops.delete_override(
-        tenant=principal.tenant, override_id=str(id), actor=principal.actor("graphql")
+        tenant=principal.tenant, override_id=id_text(id), actor=principal.actor("graphql")
     )
     return Override.from_model(override)
 
@@ -168,7 +168,11 @@ async def oncall_changed(
     tenant_id = principal.tenant.id
     only: uuid.UUID | None = None
     if roster_id is not None:
-        only = (await roster_ops.get_roster(principal.tenant, str(roster_id), "rosterId")).id
+        only = (
+            await roster_ops.get_roster(
+                principal.tenant, id_text(roster_id, "rosterId"), "rosterId"
+            )
+        ).id
     stream = runtime.current().events.subscribe(topic=handoffs.TOPIC, tenant_id=str(tenant_id))
     async for event in stream:
         changed = uuid.UUID(event.data["roster_id"])

@@ -7,6 +7,8 @@ import strawberry
 from opswatch import models
 from opswatch.knowledge import runbooks as runbook_ops
 from resolvers.context import Info
+from resolvers.ids import id_text, id_texts
+from resolvers.ids import slug as parse_slug
 from schema.knowledge_runbooks import Runbook, RunbookInput
 
 MAX_RUNBOOKS = 1000
@@ -19,7 +21,7 @@ def _spec(input: RunbookInput) -> runbook_ops.RunbookSpec:
         body=input.body,
         tags=list(input.tags),
         alertnames=list(input.alertnames),
-        service_ids=[str(i) for i in input.service_ids],
+        service_ids=id_texts(input.service_ids, "input.serviceIds"),
     )
 
 
@@ -41,7 +43,7 @@ async def runbooks(info: Info) -> list[Runbook]:
 
 async def runbook(info: Info, slug: str) -> Runbook | None:
     principal = info.context.viewer()
-    row = await models.Runbook.get_or_none(tenant=principal.tenant, slug=slug)
+    row = await models.Runbook.get_or_none(tenant=principal.tenant, slug=parse_slug(slug))
     return await _loaded(row) if row is not None else None
 
 
@@ -55,7 +57,7 @@ async def create_runbook(info: Info, input: RunbookInput) -> Runbook:
 
 async def update_runbook(info: Info, id: strawberry.ID, input: RunbookInput) -> Runbook:
     principal = info.context.viewer(models.Role.ADMIN)
-    row = await runbook_ops.get_runbook(principal.tenant, str(id))
+    row = await runbook_ops.get_runbook(principal.tenant, id_text(id))
     updated = await runbook_ops.update_runbook(
         tenant=principal.tenant, runbook=row, spec=_spec(input), actor=principal.actor("graphql")
     )
@@ -64,7 +66,7 @@ async def update_runbook(info: Info, id: strawberry.ID, input: RunbookInput) -> 
 
 async def delete_runbook(info: Info, id: strawberry.ID) -> strawberry.ID:
     principal = info.context.viewer(models.Role.ADMIN)
-    row = await runbook_ops.get_runbook(principal.tenant, str(id))
+    row = await runbook_ops.get_runbook(principal.tenant, id_text(id))
     await runbook_ops.delete_runbook(
         tenant=principal.tenant, runbook=row, actor=principal.actor("graphql")
     )

@@ -6,13 +6,12 @@ import strawberry
 from strawberry.scalars import JSON
 
 from opswatch import models
-from opswatch.errors import NotFound
 from opswatch.rosters import calendar_tokens
 from opswatch.tenants import apikeys as key_ops
 from opswatch.tenants import services as service_ops
 from opswatch.tenants import users as user_ops
 from resolvers.context import Info
-from resolvers.ids import parse_id
+from resolvers.ids import id_text, optional_id_text, parse_id
 from schema.tenants import (
     ApiKey,
     ApiKeyInput,
@@ -55,10 +54,7 @@ async def services(info: Info) -> list[Service]:
 
 async def user(info: Info, id: strawberry.ID) -> User | None:
     info.context.viewer()
-    try:
-        row = await info.context.loaders.user.load(parse_id(id))
-    except NotFound:
-        return None
+    row = await info.context.loaders.user.load(parse_id(id))
     return User.from_model(row) if row else None
 
 
@@ -85,10 +81,10 @@ async def create_service(info: Info, input: ServiceInput) -> Service:
         name=input.name,
         cluster=input.cluster,
         namespace=input.namespace,
-        roster_id=str(input.roster_id) if input.roster_id else None,
-        escalation_policy_id=str(input.escalation_policy_id)
-        if input.escalation_policy_id
-        else None,
+        roster_id=optional_id_text(input.roster_id, "input.rosterId"),
+        escalation_policy_id=optional_id_text(
+            input.escalation_policy_id, "input.escalationPolicyId"
+        ),
         slack_channel=input.slack_channel,
         actor=principal.actor("graphql"),
     )
@@ -121,7 +117,7 @@ async def update_api_key(
     principal = info.context.viewer(models.Role.ADMIN)
     key = await key_ops.update_api_key(
         tenant=principal.tenant,
-        key_id=str(id),
+        key_id=id_text(id),
         field_map=field_map,  # type: ignore[arg-type]
         rate_limit_per_minute=rate_limit_per_minute,
         actor=principal.actor("graphql"),
@@ -132,6 +128,6 @@ async def update_api_key(
 async def revoke_api_key(info: Info, id: strawberry.ID) -> ApiKey:
     principal = info.context.viewer(models.Role.ADMIN)
     key = await key_ops.revoke_api_key(
-        tenant=principal.tenant, key_id=str(id), actor=principal.actor("graphql")
+        tenant=principal.tenant, key_id=id_text(id), actor=principal.actor("graphql")
     )
     return ApiKey.from_model(key)

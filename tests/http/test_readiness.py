@@ -8,12 +8,14 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
 import pytest
 
 from tests.conftest import BACKEND, free_port
+from tests.http.outage import TcpProxy
 
 pytestmark = pytest.mark.skipif(
     BACKEND != "postgres",
@@ -28,7 +30,12 @@ async def test_readyz_turns_503_when_postgres_refuses_connections(
     name = f"opswatch_ready_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(admin_url)
     await admin.execute(f'CREATE DATABASE "{name}"')
-    database_url = test_env["OPSWATCH_DATABASE_URL"].rsplit("/", 1)[0] + f"/{name}"
+    # The server reaches PostgreSQL through a proxy: cutting it is what a stopped
+    # server looks like (connections reset, new ones refused).
+    upstream = urlsplit(admin_url)
+    proxy = TcpProxy(upstream.hostname or "127.0.0.1", upstream.port or 5432)
+    await proxy.start()
+    database_url = f"postgres://{upstream.username}@127.0.0.1:{proxy.port}/{name}"
     env = {**os.environ, **test_env, "OPSWATCH_DATABASE_URL": database_url}
     port = free_port()
     opswatch = str(Path(sys.executable).parent / "opswatch")
@@ -49,10 +56,7 @@ async def test_readyz_turns_503_when_postgres_refuses_connections(
                 await asyncio.sleep(0.05)
             assert (await client.get("/readyz")).status_code == 200
 
-            await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
-            await admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name
-            )
+            await proxy.cut()
             down = await client.get("/readyz")
             assert down.status_code == 503
             assert down.json()["checks"]["database"].startswith("unavailable")
@@ -64,8 +68,19 @@ async def test_readyz_turns_503_when_postgres_refuses_connections(
             )
             assert webhook.status_code == 503
             assert webhook.headers["Retry-After"].isdigit()
+            for other in (
+                await client.post(
+                    "/graphql",
+                    json={"query": "{ viewer { name } }"},
+                    headers={"Authorization": "Bearer owu_000000000000_whatever"},
+                ),
+                await client.get("/api/v1/calendars/users/whatever.ics"),
+            ):
+                assert other.status_code == 503, other.text
+                assert other.json()["error"]["code"] == "unavailable"
+                assert other.headers["Retry-After"].isdigit()
 
-            await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+            await proxy.restore()
             for _ in range(100):
                 if (await client.get("/readyz")).status_code == 200:
                     break
@@ -74,5 +89,6 @@ async def test_readyz_turns_503_when_postgres_refuses_connections(
     finally:
         server.terminate()
         server.wait(timeout=30)
+        await proxy.cut()
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()

@@ -32,8 +32,10 @@ async def test_another_tenants_user_id_is_not_found(
     assert own["data"]["user"] == {"email": "viewer@acme.example"}
     foreign = await graphql(client, acme.admin_token, query, id=str(globex.viewer.id))
     assert foreign == {"data": {"user": None}}
+    # A malformed id is the client's mistake, not a missing user (issue 14).
     malformed = await graphql(client, acme.admin_token, query, id="not-a-uuid")
-    assert malformed == {"data": {"user": None}}
+    assert malformed["data"] == {"user": None}
+    assert malformed["errors"][0]["extensions"] == {"code": "INVALID_INPUT", "field": "id"}
 
 
 async def test_a_service_cannot_point_at_another_tenants_roster(
