@@ -42,6 +42,9 @@ class Settings:
     max_body_bytes: int
     inbox_sweep_after_seconds: int
     event_retention: int
+    # Per API process: each process counts only the sockets it holds.
+    max_ws_connections_per_token: int
+    max_subscriptions_per_connection: int
 
     @property
     def embedded(self) -> bool:
@@ -97,6 +100,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             "INBOX_SWEEP_AFTER_SECONDS", get("INBOX_SWEEP_AFTER_SECONDS"), 60, low=1
         ),
         event_retention=_int("EVENT_RETENTION", get("EVENT_RETENTION"), 10_000, low=10),
+        max_ws_connections_per_token=_int(
+            "MAX_WS_CONNECTIONS_PER_TOKEN", get("MAX_WS_CONNECTIONS_PER_TOKEN"), 20, low=1
+        ),
+        max_subscriptions_per_connection=_int(
+            "MAX_SUBSCRIPTIONS_PER_CONNECTION", get("MAX_SUBSCRIPTIONS_PER_CONNECTION"), 50, low=1
+        ),
     )
 
 

@@ -16,6 +16,10 @@ from opswatch.gc_tuning import tune_for_server
 
 log = logging.getLogger("opswatch")
 
+# uvicorn's WebSocket protocol, changed so that a lost connection is freed at once
+# (opswatch/http/websockets.py says why).
+WS_PROTOCOL = "opswatch.http.websockets:ReleasingWebSocketProtocol"
+
 
 def add_commands(commands: Any) -> None:
     serve = commands.add_parser("serve", help="everything in one process (embedded shape)")
@@ -117,6 +121,7 @@ def serve_command(args: argparse.Namespace) -> int:
         port=port,
         log_level="info",
         access_log=args.access_log,
+        ws=WS_PROTOCOL,
     )
     return 0
 
@@ -134,6 +139,7 @@ def api_command(args: argparse.Namespace) -> int:
         proxy_headers=True,
         log_level="info",
         access_log=args.access_log,
+        ws=WS_PROTOCOL,
     )
     return 0
 
