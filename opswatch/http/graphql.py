@@ -8,11 +8,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
-from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UnsetType
 
 from opswatch.errors import Unauthenticated
 from opswatch.http.graphql_requests import StrictGraphQL
+from opswatch.http.websockets import WebSocketSessions, admit, reject
 from opswatch.tenants.principal import Principal, bearer, principal_from_credential
 from resolvers.context import Context
 from resolvers.loaders import Loaders
@@ -30,7 +30,7 @@ async def authenticate_header(header: str | None) -> Principal | None:
     return await principal_from_credential(credential, allow_api_key=False)
 
 
-class OpsWatchGraphQL(StrictGraphQL):
+class OpsWatchGraphQL(WebSocketSessions, StrictGraphQL):
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         principal: Principal | None = request.scope.get(PRINCIPAL_SCOPE_KEY)
         return Context(
@@ -45,14 +45,15 @@ class OpsWatchGraphQL(StrictGraphQL):
         header = params.get("Authorization") or params.get("authorization")
         if header is None and isinstance(params.get("token"), str):
             header = f"Bearer {params['token']}"
-        if header is None:
+        if header is None and context.request is not None:
             header = context.request.headers.get("authorization")
         try:
             principal = await authenticate_header(header if isinstance(header, str) else None)
         except Unauthenticated as error:
-            raise ConnectionRejectionError({"message": error.message}) from None
-        if principal is None:
-            raise ConnectionRejectionError({"message": "send Authorization in connection_init"})
+            reject(context, error.message)
+        if principal is None or not isinstance(header, str):
+            reject(context, "send Authorization in connection_init")
+        admit(context, header)
         context.principal = principal
         context.loaders = Loaders(principal.tenant.id)
         return await super().on_ws_connect(context)
