@@ -16,6 +16,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from opswatch import runtime
+from opswatch.config import ConfigError, load_settings
 from tests.factories import TenantKit
 
 FEED = "subscription { alertEvents { kind alert { fingerprint } } }"
@@ -147,3 +148,13 @@ async def test_a_subscription_over_the_cap_gets_an_error_and_the_others_stay_up(
             alert = message["payload"]["data"]["alertEvents"]["alert"]
             delivered[message["id"]] = alert["fingerprint"]
         assert delivered == {"b": "still-listening", "d": "still-listening"}
+
+
+@pytest.mark.parametrize(
+    "name", ["MAX_WS_CONNECTIONS_PER_TOKEN", "MAX_SUBSCRIPTIONS_PER_CONNECTION"]
+)
+def test_a_cap_below_one_stops_start_up_naming_the_setting(
+    test_env: dict[str, str], name: str
+) -> None:
+    with pytest.raises(ConfigError, match=f"OPSWATCH_{name}: must be at least 1"):
+        load_settings({**test_env, f"OPSWATCH_{name}": "0"})
