@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from . import noisy
+from . import noisy_report
 from .base import (
     BASELINE_SHARE,
     EMBEDDED_TARGET,
@@ -285,7 +285,7 @@ def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
                 "met": bool(embedded["kept_up"] and embedded["rate"] >= EMBEDDED_TARGET),
             }
         )
-    return rows + noisy.target_row(report)
+    return rows + noisy_report.target_row(report)
 
 
 def log_lines(report: dict[str, Any]) -> list[str]:
@@ -335,7 +335,7 @@ def render(report: dict[str, Any]) -> str:
         "",
         *cpu_table(report),
         "",
-        *noisy.tables(report),
+        *noisy_report.tables(report),
         "",
         "## Targets",
         "",
