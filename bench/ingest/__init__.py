@@ -110,7 +110,8 @@ The package's parts: ``base`` (limits, targets, progress lines), ``processes``
 (servers, the CLI, the scratch database and Redis namespace), ``load`` (the
 asyncio client's open and closed loops, wrk), ``counting`` (inbox and alert
 counts on PostgreSQL or SQLite), ``cpu`` (CPU per component, the speed check),
-``profile`` (py-spy), ``phases`` (measuring each phase), ``shapes`` (starting
+``profile`` (py-spy), ``phases`` (measuring each phase), ``noisy`` and
+``noisy_report`` (the noisy-neighbour phase and its tables), ``shapes`` (starting
 each shape), ``report`` (the tables) and ``__main__`` (the command line).
 Other bench scripts import the helpers from here (``import ingest``, with
 bench/ on ``sys.path``, as ``python bench/<name>.py`` has it).
