@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from tortoise import connections
 
 from opswatch.queue import enqueue
+from opswatch.queue.failures import note_enqueue_failure
 
 log = logging.getLogger(__name__)
 
@@ -82,14 +83,22 @@ class Scheduler:
             await asyncio.sleep(self.resolution)
 
     async def tick_once(self) -> list[str]:
-        """Enqueue every tick that is due, if we hold the lease. Returns what was enqueued."""
+        """Enqueue every tick that is due, if we hold the lease. Returns what was enqueued;
+        a tick whose enqueue failed stays due."""
         if not await try_acquire_lease(self.holder, now=datetime.now(UTC)):
             return []
         now = time.monotonic()
         sent = []
         for tick in TICKS:
-            if now >= self._next_due.get(tick.job, 0.0):
-                self._next_due[tick.job] = now + tick.every_seconds
+            if now < self._next_due.get(tick.job, 0.0):
+                continue
+            try:
                 await enqueue(tick.job)
-                sent.append(tick.job)
+            except Exception as error:
+                # Not due later: due still, so the next resolution step tries again;
+                # and the other ticks of this round go out regardless.
+                note_enqueue_failure(tick.job, error, "retrying at the next scheduler step")
+                continue
+            self._next_due[tick.job] = now + tick.every_seconds
+            sent.append(tick.job)
         return sent

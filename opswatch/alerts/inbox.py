@@ -88,10 +88,12 @@ class InboxWriter:
     async def _kick(self) -> None:
         """One processing job per commit (not per request), queued before the senders
         hear 202. If the queue fails, the events are durable and the sweeper finds them."""
+        from opswatch.queue.failures import note_enqueue_failure
+
         try:
             await enqueue(PROCESS_JOB)
-        except Exception:
-            log.exception("could not enqueue inbox processing; the sweeper will")
+        except Exception as error:
+            note_enqueue_failure(PROCESS_JOB, error, "the sweeper will find the events")
 
 
 Waiter = tuple[list["InboxRow"], asyncio.Future[None]]

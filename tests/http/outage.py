@@ -30,6 +30,7 @@ async def database_unreachable(tmp_path: Path, queue: InProcessQueue) -> AsyncIt
     connection closed here would wait for it forever."""
     await queue.drain()
     client = connections.get("default")
+    unreachable: object
     if BACKEND == "sqlite":
         attribute, unreachable = "filename", str(tmp_path / "missing" / "opswatch.sqlite3")
     else:

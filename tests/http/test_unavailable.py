@@ -46,6 +46,7 @@ def _assert_unavailable(response: httpx.Response) -> None:
 def _slack_headers(body: bytes) -> dict[str, str]:
     stamp = str(int(time.time()))
     signature = SignatureVerifier(SLACK_SECRET).generate_signature(timestamp=stamp, body=body)
+    assert signature is not None
     return {
         "X-Slack-Request-Timestamp": stamp,
         "X-Slack-Signature": signature,
