@@ -32,11 +32,32 @@ def _after(cursor: str) -> tuple[datetime, uuid.UUID]:
         raise InvalidInput("after is not a cursor from this list", field="after") from None
 
 
+# The columns' lengths: a longer value matches nothing and is the client's mistake.
+_LENGTHS = (
+    ("actor_id", "actorId", 64),
+    ("action", "action", 64),
+    ("target_type", "targetType", 32),
+    ("target_id", "targetId", 64),
+)
+
+
+def _checked(where: AuditFilter) -> None:
+    for attribute, name, limit in _LENGTHS:
+        value = getattr(where, attribute)
+        if value is not None and len(value) > limit:
+            field = f"filter.{name}"
+            raise InvalidInput(f"{field} must be at most {limit} characters", field=field)
+    if where.actor_type and where.actor_type not in {t.value for t in models.ActorType}:
+        allowed = ", ".join(t.value for t in models.ActorType)
+        raise InvalidInput(f"filter.actorType must be one of {allowed}", field="filter.actorType")
+
+
 def _filtered(
     query: QuerySet[models.AuditLog], where: AuditFilter | None
 ) -> QuerySet[models.AuditLog]:
     if where is None:
         return query
+    _checked(where)
     if where.actor_type:
         query = query.filter(actor_type=where.actor_type)
     if where.actor_id:

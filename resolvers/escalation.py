@@ -35,8 +35,8 @@ def _spec(input: EscalationPolicyInput) -> policy_ops.PolicySpec:
             policy_ops.TierSpec(
                 delay_minutes=t.delay_minutes,
                 channels=[models.Channel(c.value) for c in t.channels],
-                roster_ids=id_texts(t.roster_ids, f"input.tiers[{n}].rosterIds"),
-                user_ids=id_texts(t.user_ids, f"input.tiers[{n}].userIds"),
+                roster_ids=id_texts(t.roster_ids, f"tiers[{n}].rosterIds"),
+                user_ids=id_texts(t.user_ids, f"tiers[{n}].userIds"),
             )
             for n, t in enumerate(input.tiers)
         ],

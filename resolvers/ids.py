@@ -42,8 +42,9 @@ def optional_id_text(raw: object | None, field: str) -> str | None:
     return None if raw is None else id_text(raw, field)
 
 
-def id_texts(raws: Sequence[object], field: str) -> list[str]:
-    return [id_text(raw, f"{field}[{index}]") for index, raw in enumerate(raws)]
+def id_texts(raws: Sequence[object], field: str, *, indexed: bool = True) -> list[str]:
+    """Each named ``field[i]``, or ``field`` itself when its service names it so."""
+    return [id_text(raw, f"{field}[{i}]" if indexed else field) for i, raw in enumerate(raws)]
 
 
 def alert_id(raw: object, field: str = "id") -> str:

@@ -73,8 +73,8 @@ async def create_roster(info: Info, input: RosterInput) -> Roster:
         tenant=principal.tenant,
         actor=principal.actor("graphql"),
         spec=_spec(input, models.RosterKind(input.kind.value)),
-        parent_id=optional_id_text(input.parent_id, "input.parentId"),
-        member_ids=id_texts(input.member_ids or [], "input.memberIds"),
+        parent_id=optional_id_text(input.parent_id, "parentId"),
+        member_ids=id_texts(input.member_ids or [], "memberIds"),
     )
     return Roster.from_model(row)
 

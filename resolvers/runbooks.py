@@ -21,7 +21,7 @@ def _spec(input: RunbookInput) -> runbook_ops.RunbookSpec:
         body=input.body,
         tags=list(input.tags),
         alertnames=list(input.alertnames),
-        service_ids=id_texts(input.service_ids, "input.serviceIds"),
+        service_ids=id_texts(input.service_ids, "serviceIds", indexed=False),
     )
 
 

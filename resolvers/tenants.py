@@ -81,10 +81,8 @@ async def create_service(info: Info, input: ServiceInput) -> Service:
         name=input.name,
         cluster=input.cluster,
         namespace=input.namespace,
-        roster_id=optional_id_text(input.roster_id, "input.rosterId"),
-        escalation_policy_id=optional_id_text(
-            input.escalation_policy_id, "input.escalationPolicyId"
-        ),
+        roster_id=optional_id_text(input.roster_id, "rosterId"),
+        escalation_policy_id=optional_id_text(input.escalation_policy_id, "escalationPolicyId"),
         slack_channel=input.slack_channel,
         actor=principal.actor("graphql"),
     )

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from tortoise import connections
 
+from opswatch.dberrors import retryable
 from opswatch.queue import enqueue
 from opswatch.queue.failures import note_enqueue_failure
 
@@ -78,8 +79,11 @@ class Scheduler:
                 await self.tick_once()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("scheduler tick failed; trying again")
+            except Exception as error:
+                if retryable(error):  # the database is down: a line per step, no traceback
+                    log.warning("scheduler step skipped, database unavailable: %s", error)
+                else:
+                    log.exception("scheduler tick failed; trying again")
             await asyncio.sleep(self.resolution)
 
     async def tick_once(self) -> list[str]:

@@ -114,3 +114,20 @@ async def test_another_tenants_well_formed_ids_stay_not_found(
         id=str(globex.admin.id),
     )
     assert found == {"data": {"user": None}}
+
+
+@pytest.mark.parametrize(
+    ("where", "field"),
+    [
+        ({"actorId": "a" * 65}, "filter.actorId"),
+        ({"targetId": "t" * 300}, "filter.targetId"),
+        ({"targetType": "t" * 33}, "filter.targetType"),
+        ({"action": "x" * 65}, "filter.action"),
+        ({"actorType": "nonsense"}, "filter.actorType"),
+    ],
+)
+async def test_audit_filters_past_their_columns_are_invalid_input(
+    client: httpx.AsyncClient, acme: TenantKit, where: dict[str, str], field: str
+) -> None:
+    query = "query($f: AuditFilter) { auditLog(filter: $f) { edges { cursor } } }"
+    _refused(await graphql(client, acme.admin_token, query, f=where), field)
