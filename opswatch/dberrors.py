@@ -27,7 +27,9 @@ from tortoise.exceptions import DBConnectionError
 # rollback (serialization failure, deadlock), insufficient resources, operator
 # intervention (shutdown, cannot connect now, statement timeout), system error.
 _RETRYABLE_SQLSTATE_CLASSES = frozenset({"08", "40", "53", "57", "58"})
-_RETRYABLE_SQLSTATES = frozenset({"55P03", "55006"})  # lock not available, object in use
+# Lock not available, object in use, and 55000 as a database refusing connections
+# for now ("database is not currently accepting connections").
+_RETRYABLE_SQLSTATES = frozenset({"55P03", "55006", "55000"})
 _SQLITE_BUSY = ("database is locked", "database table is locked", "unable to open", "disk i/o")
 # Socket errors of a server that went away; an OSError with another number (a file
 # that is a directory, a name too long) is a program's error, not an outage.

@@ -11,7 +11,7 @@ import uuid
 from datetime import UTC, datetime
 
 from opswatch.models import ApiKey, UserToken
-from opswatch.queue import enqueue
+from opswatch.queue.failures import enqueue_or_warn
 
 NOTE_EVERY_SECONDS = 60.0
 _last_noted: dict[tuple[str, uuid.UUID], float] = {}
@@ -23,8 +23,11 @@ async def note_used(kind: str, credential_id: uuid.UUID) -> None:
     if now - _last_noted.get(key, -NOTE_EVERY_SECONDS) < NOTE_EVERY_SECONDS:
         return
     _last_noted[key] = now
-    await enqueue(
+    # A last-used time is worth no failed request: with Redis down, the webhook
+    # (its events go to the inbox, not the queue) must still answer.
+    await enqueue_or_warn(
         "tenants.mark_credential_used",
+        consequence="its last-used time is noted at its next use",
         kind=kind,
         credential_id=str(credential_id),
         used_at=datetime.now(UTC).isoformat(),
