@@ -191,7 +191,7 @@ async def test_no_operation_fails_with_a_server_error(
 
 
 # What the fuzzing found, kept as plain cases: an id that is neither a UUID nor as
-# short as a short id (12) or a key prefix failed the lookup's own length check.
+# short as a short id (12) or a key prefix (16) failed the lookup's own length check.
 LONG_ID = json.dumps("not-a-uuid-and-too-long-for-a-short-id")
 LOOKUPS = [
     f"{{ alert(id: {LONG_ID}) {{ id }} }}",
