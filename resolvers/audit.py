@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import uuid
-from datetime import datetime
-
 from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
@@ -13,6 +9,7 @@ from opswatch import models
 from opswatch.audit.retention import set_retention
 from opswatch.errors import InvalidInput
 from resolvers.context import Info
+from resolvers.cursors import after_keyset, keyset_cursor
 from schema.audit import AuditConnection, AuditEdge, AuditEntry, AuditFilter, AuditPageInfo
 from schema.tenants import Tenant
 
@@ -21,15 +18,7 @@ MAX_PAGE = 200
 
 
 def _cursor(row: models.AuditLog) -> str:
-    return base64.urlsafe_b64encode(f"{row.created_at.isoformat()}|{row.id}".encode()).decode()
-
-
-def _after(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        created, _, row_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
-        return datetime.fromisoformat(created), uuid.UUID(row_id)
-    except ValueError:
-        raise InvalidInput("after is not a cursor from this list", field="after") from None
+    return keyset_cursor(row.created_at, row.id)
 
 
 # The columns' lengths: a longer value matches nothing and is the client's mistake.
@@ -91,7 +80,7 @@ async def audit_log(
         raise InvalidInput(f"first must be between 1 and {MAX_PAGE}", field="first")
     query = _filtered(models.AuditLog.filter(tenant=principal.tenant), filter)
     if after is not None:
-        created, last_id = _after(after)
+        created, last_id = after_keyset(after)
         query = query.filter(Q(created_at__lt=created) | Q(created_at=created, id__lt=last_id))
     rows = await query.order_by("-created_at", "-id").limit(size + 1)
     edges = [AuditEdge(cursor=_cursor(r), node=AuditEntry.from_model(r)) for r in rows[:size]]

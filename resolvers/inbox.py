@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
 import uuid
-from datetime import datetime
 
 import strawberry
 
@@ -13,6 +11,7 @@ from opswatch.alerts.quarantine import failed_events as list_failed
 from opswatch.alerts.quarantine import retry_failed
 from opswatch.errors import InvalidInput
 from resolvers.context import Info
+from resolvers.cursors import after_keyset, keyset_cursor
 from schema.inbox import (
     FailedEvent,
     FailedEventConnection,
@@ -27,16 +26,8 @@ MAX_RETRY_IDS = 1_000
 
 
 def _cursor(row: models.AlertEvent) -> str:
-    failed_at = row.processed_at.isoformat() if row.processed_at else ""
-    return base64.urlsafe_b64encode(f"{failed_at}|{row.id}".encode()).decode()
-
-
-def _after(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        failed_at, _, row_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
-        return datetime.fromisoformat(failed_at), uuid.UUID(row_id)
-    except ValueError:
-        raise InvalidInput("after is not a cursor from this list", field="after") from None
+    assert row.processed_at is not None  # a quarantined event is processed, as failed
+    return keyset_cursor(row.processed_at, row.id)
 
 
 async def failed_events(
@@ -48,7 +39,7 @@ async def failed_events(
     if not 1 <= size <= MAX_PAGE:
         raise InvalidInput(f"first must be between 1 and {MAX_PAGE}", field="first")
     rows = await list_failed(
-        tenant=principal.tenant, first=size, after=_after(after) if after else None
+        tenant=principal.tenant, first=size, after=after_keyset(after) if after else None
     )
     edges = [
         FailedEventEdge(cursor=_cursor(row), node=FailedEvent.from_model(row))

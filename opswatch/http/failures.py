@@ -22,12 +22,13 @@ import sqlite3
 import asyncpg
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from tortoise.exceptions import BaseORMException
 
 from opswatch.dberrors import refused_data, retryable
 from opswatch.http.rest import error
+from opswatch.http.watch import ResponseWatch
 
 log = logging.getLogger(__name__)
 
@@ -86,17 +87,10 @@ class LastResortGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def noting_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+        watch = ResponseWatch(send)
         try:
-            await self.app(scope, receive, noting_send)
+            await self.app(scope, receive, watch.send)
         except Exception as failure:
             _note(scope, failure)
-            if not started:
+            if not watch.started:
                 await _response_for(failure)(scope, receive, send)

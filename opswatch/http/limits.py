@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from opswatch.errors import OpsWatchError
 from opswatch.http.rest import error
+from opswatch.http.watch import ResponseWatch
 
 
 class BodyTooLarge(OpsWatchError):
@@ -49,7 +50,6 @@ class BodyLimitMiddleware:
             return
 
         received = 0
-        started = False
 
         async def counted_receive() -> Message:
             nonlocal received
@@ -60,18 +60,13 @@ class BodyLimitMiddleware:
                     raise BodyTooLarge(self.max_bytes)
             return message
 
-        async def noting_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+        watch = ResponseWatch(send)
         try:
-            await self.app(scope, counted_receive, noting_send)
+            await self.app(scope, counted_receive, watch.send)
         except BodyTooLarge as refusal:
             # Normally the app's handler for OpsWatchError has answered already; this
             # covers a read outside its reach (a middleware, a background read).
-            if started:
+            if watch.started:
                 raise
             await _refuse(refusal, scope, receive, send)
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import time
 
 from prometheus_client import Counter, Histogram
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from opswatch.http.watch import ResponseWatch
 
 REQUESTS = Counter("opswatch_http_requests_total", "HTTP requests", ["route", "status"])
 LATENCY = Histogram(
@@ -24,20 +26,13 @@ class MetricsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        status = 500
         started = time.perf_counter()
-
-        async def send_and_note(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        watch = ResponseWatch(send)
         try:
-            await self.app(scope, receive, send_and_note)
+            await self.app(scope, receive, watch.send)
         finally:
             # The router notes the route it matched in the scope; matching every
             # route again here cost as much as a webhook's own parsing.
             route = str(getattr(scope.get("route"), "path", "unmatched"))
             LATENCY.labels(route).observe(time.perf_counter() - started)
-            REQUESTS.labels(route, str(status)).inc()
+            REQUESTS.labels(route, str(watch.status or 500)).inc()
