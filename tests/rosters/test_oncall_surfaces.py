@@ -284,15 +284,27 @@ async def test_listing_rosters_with_their_oncall_costs_a_constant_number_of_quer
     await graphql(client, acme.admin_token, "{ viewer { name } }")
     assert isinstance(app_runtime.queue, InProcessQueue)
     await app_runtime.queue.drain()
-    query_count.clear()
-    one = await graphql(client, acme.admin_token, ROSTERS)
-    cost_of_one = len(query_count)
+
+    async def cost() -> tuple[dict[str, Any], list[str]]:
+        """The fewest statements of two runs: a statement of some other test's job
+        finishing in the window (seen once in a full run) counts in one run only,
+        while a query per roster would count in both."""
+        runs = []
+        for _ in range(2):
+            query_count.clear()
+            body = await graphql(client, acme.admin_token, ROSTERS)
+            runs.append((body, list(query_count)))
+        return min(runs, key=lambda run: len(run[1]))
+
+    one, statements_of_one = await cost()
     users = await people(acme.tenant, suffix="2")
     for n in range(5):
         await weekly(acme.tenant, list(users.values()), name=f"Weekly {n}")
-    query_count.clear()
-    six = await graphql(client, acme.admin_token, ROSTERS)
+    six, statements_of_six = await cost()
     assert len(six["data"]["rosters"]) == 6
     assert six["data"]["rosters"][0] == one["data"]["rosters"][0]
     assert one["data"]["rosters"][0]["oncall"]["user"]["name"] == "Lars"
-    assert len(query_count) == cost_of_one <= 16
+    assert len(statements_of_six) == len(statements_of_one) <= 16, (
+        statements_of_one,
+        statements_of_six,
+    )
