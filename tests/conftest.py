@@ -7,6 +7,7 @@ suite once per backend in separate pytest processes.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -19,6 +20,7 @@ import asyncpg
 import httpx
 import pytest
 import redis
+from starlette.applications import Starlette
 from tortoise import connections
 
 from opswatch import db, runtime
@@ -201,18 +203,14 @@ def redis_client() -> Iterator[redis.Redis]:
     client.close()
 
 
-@pytest.fixture
-async def live_server(settings: Settings, app_runtime: runtime.Runtime) -> AsyncIterator[str]:
-    """A real uvicorn server on this test loop, sharing the test's runtime (so its jobs
-    run in-process and a test can wait for them)."""
+@contextlib.asynccontextmanager
+async def served(app: Starlette) -> AsyncIterator[str]:
+    """``app`` served by a real uvicorn server on this test loop, at host:port."""
     import asyncio
 
     import uvicorn
 
     port = free_port()
-    app = create_app(
-        settings, connect_database=False, run_scheduler=False, shared_runtime=app_runtime
-    )
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     )
@@ -221,9 +219,22 @@ async def live_server(settings: Settings, app_runtime: runtime.Runtime) -> Async
         if task.done():
             task.result()
         await asyncio.sleep(0.02)
-    yield f"127.0.0.1:{port}"
-    server.should_exit = True
-    await task
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture
+async def live_server(settings: Settings, app_runtime: runtime.Runtime) -> AsyncIterator[str]:
+    """A real uvicorn server on this test loop, sharing the test's runtime (so its jobs
+    run in-process and a test can wait for them)."""
+    app = create_app(
+        settings, connect_database=False, run_scheduler=False, shared_runtime=app_runtime
+    )
+    async with served(app) as address:
+        yield address
 
 
 @pytest.fixture

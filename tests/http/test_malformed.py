@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -11,7 +10,6 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-import uvicorn
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -20,7 +18,7 @@ from opswatch.config import Settings
 from opswatch.http.app import create_app
 from opswatch.models import Alert, AlertSourceFormat, Channel, EscalationEvent, Severity
 from opswatch.runtime import Runtime
-from tests.conftest import free_port
+from tests.conftest import served
 from tests.factories import TenantKit
 
 BODIES = [
@@ -52,18 +50,8 @@ async def server(settings: Settings, app_runtime: Runtime) -> AsyncIterator[str]
         settings, connect_database=False, run_scheduler=False, shared_runtime=app_runtime
     )
     app.router.routes.append(Route("/test-boom", _boom))
-    port = free_port()
-    served = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    task = asyncio.get_running_loop().create_task(served.serve())
-    while not served.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    served.should_exit = True
-    await task
+    async with served(app) as address:
+        yield f"http://{address}"
 
 
 async def test_malformed_graphql_bodies_are_400_and_keep_the_connection(server: str) -> None:
