@@ -6,6 +6,7 @@ import contextlib
 import os
 import platform
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +96,17 @@ def fmt(value: Any, digits: int = 0) -> str:
     return str(value)
 
 
+def _measured_phases(report: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """Each phase that produced figures, by shape in reporting order."""
+    for shape in ("baseline", "embedded", "production"):
+        phases = report["shapes"].get(shape)
+        if not isinstance(phases, dict) or "error" in phases:
+            continue
+        for phase, figures in phases.items():
+            if isinstance(figures, dict) and "load" in figures:
+                yield shape, phase, figures
+
+
 def results_table(report: dict[str, Any]) -> list[str]:
     lines = [
         "| shape | phase | load | sent | 202 | accepted/s | 202 p50 / p99 ms | stored "
@@ -102,42 +114,36 @@ def results_table(report: dict[str, Any]) -> list[str]:
         "| drain s | check |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for shape in ("baseline", "embedded", "production"):
-        phases = report["shapes"].get(shape)
-        if not isinstance(phases, dict) or "error" in phases:
-            continue
-        for phase, f in phases.items():
-            if not isinstance(f, dict) or "load" not in f:
-                continue
-            load = f["load"]
-            if load.get("offered_per_s"):
-                how = f"open loop {fmt(f.get('rate'))}/s (sent {fmt(load['offered_per_s'])}/s)"
-            else:
-                how = f"closed loop, {report['concurrency']} conns"
-            check = ""
-            if "exact" in f:
-                check = f"occurrences {fmt(f['occurrences'])}: exact {fmt(f['exact'])}"
-            elif "latency_p99_ms" in f:
-                check = (
-                    f"webhook to subscriber p50 {fmt(f['latency_p50_ms'], 1)} ms, "
-                    f"p99 {fmt(f['latency_p99_ms'], 1)} ms, max {fmt(f['latency_max_ms'], 1)}"
-                    f" ms, missing {fmt(f['missing'])}"
-                )
-            elif "kept_up" in f:
-                check = f"kept up: {fmt(f['kept_up'])}, max backlog {fmt(f['max_backlog'])}"
-            elif "occurrences" in f:
-                check = f"occurrences {fmt(f['occurrences'])}"
-            if load["other"]:
-                check += f"; other answers {load['other']}"
-            lines.append(
-                f"| {shape} | {phase} | {how} | {fmt(load['sent'])} | {fmt(load['accepted'])} "
-                f"| {fmt(f['accepted_per_s'])} "
-                f"| {fmt(load['p50_ms'], 1)} / {fmt(load['p99_ms'], 1)} "
-                f"| {fmt(f.get('stored_events'))} "
-                f"| {fmt(f.get('processed_during_load_per_s'))} "
-                f"| {fmt(f.get('processed_per_s'))} "
-                f"| {fmt(f.get('drain_s'), 1)} | {check} |"
+    for shape, phase, f in _measured_phases(report):
+        load = f["load"]
+        if load.get("offered_per_s"):
+            how = f"open loop {fmt(f.get('rate'))}/s (sent {fmt(load['offered_per_s'])}/s)"
+        else:
+            how = f"closed loop, {report['concurrency']} conns"
+        check = ""
+        if "exact" in f:
+            check = f"occurrences {fmt(f['occurrences'])}: exact {fmt(f['exact'])}"
+        elif "latency_p99_ms" in f:
+            check = (
+                f"webhook to subscriber p50 {fmt(f['latency_p50_ms'], 1)} ms, "
+                f"p99 {fmt(f['latency_p99_ms'], 1)} ms, max {fmt(f['latency_max_ms'], 1)}"
+                f" ms, missing {fmt(f['missing'])}"
             )
+        elif "kept_up" in f:
+            check = f"kept up: {fmt(f['kept_up'])}, max backlog {fmt(f['max_backlog'])}"
+        elif "occurrences" in f:
+            check = f"occurrences {fmt(f['occurrences'])}"
+        if load["other"]:
+            check += f"; other answers {load['other']}"
+        lines.append(
+            f"| {shape} | {phase} | {how} | {fmt(load['sent'])} | {fmt(load['accepted'])} "
+            f"| {fmt(f['accepted_per_s'])} "
+            f"| {fmt(load['p50_ms'], 1)} / {fmt(load['p99_ms'], 1)} "
+            f"| {fmt(f.get('stored_events'))} "
+            f"| {fmt(f.get('processed_during_load_per_s'))} "
+            f"| {fmt(f.get('processed_per_s'))} "
+            f"| {fmt(f.get('drain_s'), 1)} | {check} |"
+        )
     return lines
 
 
@@ -170,20 +176,14 @@ def cpu_table(report: dict[str, Any]) -> list[str]:
         "| speed check ms |",
         "|---|---|---|---|---|",
     ]
-    for shape in ("baseline", "embedded", "production"):
-        phases = report["shapes"].get(shape)
-        if not isinstance(phases, dict) or "error" in phases:
-            continue
-        for phase, f in phases.items():
-            if not isinstance(f, dict) or "load" not in f:
+    for shape, phase, f in _measured_phases(report):
+        for window in ("load", "drain"):
+            cores = f.get(f"cpu_cores_{window}")
+            if not cores:
                 continue
-            for window in ("load", "drain"):
-                cores = f.get(f"cpu_cores_{window}")
-                if not cores:
-                    continue
-                parts = ", ".join(f"{name} {value:.2f}" for name, value in cores.items())
-                speed = fmt(f.get("speed_check_ms"), 1) if window == "load" else ""
-                lines.append(f"| {shape} | {phase} | {window} | {parts} | {speed} |")
+            parts = ", ".join(f"{name} {value:.2f}" for name, value in cores.items())
+            speed = fmt(f.get("speed_check_ms"), 1) if window == "load" else ""
+            lines.append(f"| {shape} | {phase} | {window} | {parts} | {speed} |")
     return lines
 
 
