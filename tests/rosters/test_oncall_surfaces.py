@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from typing import Any
 
 import httpx
@@ -304,7 +306,19 @@ async def test_listing_rosters_with_their_oncall_costs_a_constant_number_of_quer
     assert len(six["data"]["rosters"]) == 6
     assert six["data"]["rosters"][0] == one["data"]["rosters"][0]
     assert one["data"]["rosters"][0]["oncall"]["user"]["name"] == "Lars"
-    assert len(statements_of_six) == len(statements_of_one) <= 16, (
-        statements_of_one,
-        statements_of_six,
+    assert len(statements_of_one) <= 16
+    assert len(statements_of_six) <= 16
+    # The same statements, whatever the number of rosters. A DataLoader may split one
+    # batch over two event-loop ticks (seen for users, in either run), so a shape may
+    # be sent once more; a query per roster would be sent five more times.
+    one_shapes, six_shapes = shapes(statements_of_one), shapes(statements_of_six)
+    assert one_shapes.keys() == six_shapes.keys(), (statements_of_one, statements_of_six)
+    for shape, count in six_shapes.items():
+        assert abs(count - one_shapes[shape]) <= 1, (shape, statements_of_one, statements_of_six)
+
+
+def shapes(statements: list[str]) -> Counter[str]:
+    """Statements with their IN lists and placeholder numbers left out."""
+    return Counter(
+        re.sub(r"\$\d+", "$", re.sub(r"IN \([$\d,]+\)", "IN (…)", s)) for s in statements
     )
