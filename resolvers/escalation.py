@@ -11,7 +11,8 @@ from opswatch.tenants.telephony import TelephonyConfig, configure_telephony
 from resolvers.context import Info
 from resolvers.ids import id_text, id_texts, optional_id_text
 from schema.escalation import EscalationPolicy, EscalationPolicyInput, TelephonyInput
-from schema.tenants import Service, Tenant
+from schema.services import Service
+from schema.tenants import Tenant
 
 MAX_POLICIES = 500
 

@@ -8,21 +8,10 @@ from strawberry.scalars import JSON
 from opswatch import models
 from opswatch.rosters import calendar_tokens
 from opswatch.tenants import apikeys as key_ops
-from opswatch.tenants import services as service_ops
-from opswatch.tenants import users as user_ops
 from resolvers.context import Info
-from resolvers.ids import id_text, optional_id_text, parse_id
-from schema.tenants import (
-    ApiKey,
-    ApiKeyInput,
-    CreatedApiKey,
-    Service,
-    ServiceInput,
-    Tenant,
-    User,
-    UserInput,
-    Viewer,
-)
+from resolvers.ids import id_text
+from schema.tenants import ApiKey, ApiKeyInput, CreatedApiKey, Tenant, Viewer
+from schema.users import User
 
 
 async def viewer(info: Info) -> Viewer:
@@ -38,55 +27,6 @@ async def viewer(info: Info) -> Viewer:
         tenant=Tenant.from_model(principal.tenant),
         calendar_url=calendar_tokens.feed_url("users", await calendar_tokens.user_feed_token(user)),
     )
-
-
-async def users(info: Info) -> list[User]:
-    principal = info.context.viewer()
-    rows = await models.User.filter(tenant=principal.tenant).order_by("name").limit(1000)
-    return [User.from_model(row) for row in rows]
-
-
-async def services(info: Info) -> list[Service]:
-    principal = info.context.viewer()
-    rows = await models.Service.filter(tenant=principal.tenant).order_by("name").limit(1000)
-    return [Service.from_model(row) for row in rows]
-
-
-async def user(info: Info, id: strawberry.ID) -> User | None:
-    info.context.viewer()
-    row = await info.context.loaders.user.load(parse_id(id))
-    return User.from_model(row) if row else None
-
-
-async def create_user(info: Info, input: UserInput) -> User:
-    principal = info.context.viewer(models.Role.ADMIN)
-    created = await user_ops.create_user(
-        tenant=principal.tenant,
-        name=input.name,
-        email=input.email,
-        role=input.role.to_model(),
-        phone=input.phone,
-        timezone=input.timezone,
-        slack_user_id=input.slack_user_id,
-        actor=principal.actor("graphql"),
-        with_token=False,
-    )
-    return User.from_model(created.user)
-
-
-async def create_service(info: Info, input: ServiceInput) -> Service:
-    principal = info.context.viewer(models.Role.ADMIN)
-    service = await service_ops.create_service(
-        tenant=principal.tenant,
-        name=input.name,
-        cluster=input.cluster,
-        namespace=input.namespace,
-        roster_id=optional_id_text(input.roster_id, "rosterId"),
-        escalation_policy_id=optional_id_text(input.escalation_policy_id, "escalationPolicyId"),
-        slack_channel=input.slack_channel,
-        actor=principal.actor("graphql"),
-    )
-    return Service.from_model(service)
 
 
 async def api_keys(info: Info) -> list[ApiKey]:

@@ -17,7 +17,8 @@ from schema.audit import AuditEntry
 from schema.enums import Severity
 from schema.escalation import EscalationEvent, EscalationPolicy, EscalationState
 from schema.knowledge import Incident
-from schema.tenants import Service, User, load_user
+from schema.services import Service
+from schema.users import User, load_user
 
 
 @strawberry.enum

@@ -10,7 +10,7 @@ import strawberry
 
 from opswatch import models
 from resolvers.context import Info
-from schema.tenants import User, load_user
+from schema.users import User, load_user
 
 
 @strawberry.enum

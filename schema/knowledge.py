@@ -13,7 +13,7 @@ from opswatch import models
 from opswatch.knowledge.incidents import missing_knowledge
 from resolvers.context import Info
 from schema.enums import Severity
-from schema.tenants import User, load_user
+from schema.users import User, load_user
 
 if TYPE_CHECKING:
     from schema.alerts import Alert

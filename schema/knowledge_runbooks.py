@@ -8,7 +8,7 @@ import strawberry
 
 from opswatch import models
 from opswatch.knowledge.runbooks import runbook_url
-from schema.tenants import Service
+from schema.services import Service
 
 
 @strawberry.type

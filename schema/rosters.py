@@ -14,7 +14,7 @@ from opswatch.rosters import calendar_tokens
 from opswatch.rosters.oncall import NOBODY, check_range
 from opswatch.rosters.resolve import REACH, Shift, Source, oncall_at, schedule
 from resolvers.context import Info
-from schema.tenants import User, load_user
+from schema.users import User, load_user
 
 
 @strawberry.enum

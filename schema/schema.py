@@ -14,8 +14,10 @@ from resolvers import inbox as inbox_resolvers
 from resolvers import knowledge as knowledge_resolvers
 from resolvers import rosters as roster_resolvers
 from resolvers import runbooks as runbook_resolvers
+from resolvers import services as service_resolvers
 from resolvers import slack as slack_resolvers
 from resolvers import tenants as tenant_resolvers
+from resolvers import users as user_resolvers
 from schema.alerts import Alert, AlertConnection, AlertEvent
 from schema.audit import AuditConnection
 from schema.escalation import EscalationPolicy
@@ -24,16 +26,18 @@ from schema.inbox import FailedEventConnection, RetriedEvents
 from schema.knowledge import Incident, IncidentConnection, IncidentEvent, KnowledgeHit
 from schema.knowledge_runbooks import Runbook
 from schema.rosters import Notification, OnCallChange, Override, Roster
+from schema.services import Service
 from schema.slack import SlackWorkspace
-from schema.tenants import ApiKey, CreatedApiKey, Service, Tenant, User, Viewer
+from schema.tenants import ApiKey, CreatedApiKey, Tenant, Viewer
+from schema.users import User
 
 
 @strawberry.type
 class Query:
     viewer: Viewer = strawberry.field(resolver=tenant_resolvers.viewer)
-    users: list[User] = strawberry.field(resolver=tenant_resolvers.users)
-    user: User | None = strawberry.field(resolver=tenant_resolvers.user)
-    services: list[Service] = strawberry.field(resolver=tenant_resolvers.services)
+    users: list[User] = strawberry.field(resolver=user_resolvers.users)
+    user: User | None = strawberry.field(resolver=user_resolvers.user)
+    services: list[Service] = strawberry.field(resolver=service_resolvers.services)
     api_keys: list[ApiKey] = strawberry.field(resolver=tenant_resolvers.api_keys)
     alerts: AlertConnection = strawberry.field(resolver=alert_resolvers.alerts)
     alert: Alert | None = strawberry.field(resolver=alert_resolvers.alert)
@@ -60,8 +64,8 @@ class Query:
 
 @strawberry.type
 class Mutation:
-    create_user: User = strawberry.mutation(resolver=tenant_resolvers.create_user)
-    create_service: Service = strawberry.mutation(resolver=tenant_resolvers.create_service)
+    create_user: User = strawberry.mutation(resolver=user_resolvers.create_user)
+    create_service: Service = strawberry.mutation(resolver=service_resolvers.create_service)
     create_api_key: CreatedApiKey = strawberry.mutation(resolver=tenant_resolvers.create_api_key)
     update_api_key: ApiKey = strawberry.mutation(resolver=tenant_resolvers.update_api_key)
     revoke_api_key: ApiKey = strawberry.mutation(resolver=tenant_resolvers.revoke_api_key)

@@ -1,8 +1,7 @@
-"""Types of the tenants domain: the viewer, tenants, users and services."""
+"""Types of the tenants domain: the viewer, the tenant and its webhook API keys."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import cast
 
@@ -10,7 +9,6 @@ import strawberry
 from strawberry.scalars import JSON
 
 from opswatch import models
-from resolvers.context import Info
 from schema.scalars import Role
 
 
@@ -41,39 +39,6 @@ class Tenant:
 
 
 @strawberry.type
-class User:
-    id: strawberry.ID
-    name: str
-    email: str
-    role: Role
-    phone: str | None
-    timezone: str
-    slack_user_id: str | None
-    active: bool
-
-    @classmethod
-    def from_model(cls, user: models.User) -> User:
-        return cls(
-            id=strawberry.ID(str(user.id)),
-            name=user.name,
-            email=user.email,
-            role=Role.from_model(user.role),
-            phone=user.phone,
-            timezone=user.timezone,
-            slack_user_id=user.slack_user_id,
-            active=user.active,
-        )
-
-
-async def load_user(info: Info, user_id: uuid.UUID | None) -> User | None:
-    """A user of the caller's tenant through the request's loader; None stays None."""
-    if user_id is None:
-        return None
-    row = await info.context.loaders.user.load(user_id)
-    return User.from_model(row) if row else None
-
-
-@strawberry.type
 class Viewer:
     """The authenticated user, with the tenant every query is scoped to."""
 
@@ -86,51 +51,6 @@ class Viewer:
     calendar_url: str = strawberry.field(
         description="Your personal iCal feed of on-call shifts; the URL is the credential."
     )
-
-
-@strawberry.type
-class Service:
-    id: strawberry.ID
-    name: str
-    cluster: str | None
-    namespace: str | None
-    slack_channel: str | None
-    roster_id: strawberry.ID | None
-    escalation_policy_id: strawberry.ID | None
-
-    @classmethod
-    def from_model(cls, service: models.Service) -> Service:
-        roster_id: uuid.UUID | None = service.roster_id  # type: ignore[attr-defined]
-        policy_id: uuid.UUID | None = service.escalation_policy_id  # type: ignore[attr-defined]
-        return cls(
-            id=strawberry.ID(str(service.id)),
-            name=service.name,
-            cluster=service.cluster,
-            namespace=service.namespace,
-            slack_channel=service.slack_channel,
-            roster_id=strawberry.ID(str(roster_id)) if roster_id else None,
-            escalation_policy_id=strawberry.ID(str(policy_id)) if policy_id else None,
-        )
-
-
-@strawberry.input
-class UserInput:
-    name: str
-    email: str
-    role: Role = Role.RESPONDER
-    phone: str | None = None
-    timezone: str | None = None
-    slack_user_id: str | None = None
-
-
-@strawberry.input
-class ServiceInput:
-    name: str
-    cluster: str | None = None
-    namespace: str | None = None
-    roster_id: strawberry.ID | None = None
-    escalation_policy_id: strawberry.ID | None = None
-    slack_channel: str | None = None
 
 
 @strawberry.type

@@ -7,7 +7,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from opswatch.cli import admin, processes, retention
+from opswatch.cli import admin, processes, retention, tenants, users
 from opswatch.cli.output import CommandError
 from opswatch.config import ConfigError
 
@@ -16,6 +16,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="opswatch", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     processes.add_commands(commands)
+    tenants.add_commands(commands)
+    users.add_commands(commands)
     admin.add_commands(commands)
     retention.add_commands(commands)
     return parser
