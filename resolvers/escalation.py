@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import strawberry
 
-from opswatch import models, runtime
+from opswatch import models
 from opswatch.errors import InvalidInput
 from opswatch.escalation import policies as policy_ops
-from opswatch.tenants.telephony import TelephonyConfig, configure_telephony
 from resolvers.context import Info
 from resolvers.ids import id_text, id_texts, optional_id_text
-from schema.escalation import EscalationPolicy, EscalationPolicyInput, TelephonyInput
+from schema.escalation import EscalationPolicy, EscalationPolicyInput
 from schema.services import Service
-from schema.tenants import Tenant
 
 MAX_POLICIES = 500
 
@@ -99,29 +97,3 @@ async def assign_escalation_policy(
         actor=principal.actor("graphql"),
     )
     return Service.from_model(service)
-
-
-async def configure_telephony_resolver(info: Info, input: TelephonyInput) -> Tenant:
-    """Secrets are stored encrypted and never returned."""
-    principal = info.context.viewer(models.Role.ADMIN)
-    prefix = f"{input.provider}_"
-    credentials = {
-        f"{prefix}account_sid": input.account_sid,
-        f"{prefix}auth_token": input.auth_token,
-        f"{prefix}application_id": input.application_id,
-        f"{prefix}private_key": input.private_key,
-        f"{prefix}api_key": input.api_key,
-        f"{prefix}api_secret": input.api_secret,
-        f"{prefix}signature_secret": input.signature_secret,
-    }
-    tenant = await configure_telephony(
-        tenant=principal.tenant,
-        box=runtime.current().secret_box,
-        config=TelephonyConfig(
-            provider=input.provider.lower(),
-            from_number=input.from_number,
-            credentials={k: v for k, v in credentials.items() if v},
-        ),
-        actor=principal.actor("graphql"),
-    )
-    return Tenant.from_model(tenant)

@@ -16,6 +16,7 @@ from resolvers import rosters as roster_resolvers
 from resolvers import runbooks as runbook_resolvers
 from resolvers import services as service_resolvers
 from resolvers import slack as slack_resolvers
+from resolvers import telephony as telephony_resolvers
 from resolvers import tenants as tenant_resolvers
 from resolvers import users as user_resolvers
 from schema.alerts import Alert, AlertConnection, AlertEvent
@@ -91,7 +92,7 @@ class Mutation:
         resolver=escalation_resolvers.assign_escalation_policy
     )
     configure_telephony: Tenant = strawberry.mutation(
-        resolver=escalation_resolvers.configure_telephony_resolver
+        resolver=telephony_resolvers.configure_telephony_resolver
     )
     configure_slack: SlackWorkspace = strawberry.mutation(
         resolver=slack_resolvers.configure_slack_resolver

@@ -1,0 +1,35 @@
+"""Resolvers of the tenant's telephony account (Twilio or Vonage)."""
+
+from __future__ import annotations
+
+from opswatch import models, runtime
+from opswatch.tenants.telephony import TelephonyConfig, configure_telephony
+from resolvers.context import Info
+from schema.telephony import TelephonyInput
+from schema.tenants import Tenant
+
+
+async def configure_telephony_resolver(info: Info, input: TelephonyInput) -> Tenant:
+    """Secrets are stored encrypted and never returned."""
+    principal = info.context.viewer(models.Role.ADMIN)
+    prefix = f"{input.provider}_"
+    credentials = {
+        f"{prefix}account_sid": input.account_sid,
+        f"{prefix}auth_token": input.auth_token,
+        f"{prefix}application_id": input.application_id,
+        f"{prefix}private_key": input.private_key,
+        f"{prefix}api_key": input.api_key,
+        f"{prefix}api_secret": input.api_secret,
+        f"{prefix}signature_secret": input.signature_secret,
+    }
+    tenant = await configure_telephony(
+        tenant=principal.tenant,
+        box=runtime.current().secret_box,
+        config=TelephonyConfig(
+            provider=input.provider.lower(),
+            from_number=input.from_number,
+            credentials={k: v for k, v in credentials.items() if v},
+        ),
+        actor=principal.actor("graphql"),
+    )
+    return Tenant.from_model(tenant)
