@@ -29,7 +29,10 @@ class Settings:
     redis_namespace: str
     # First key encrypts; all keys decrypt, so a key can be rotated in.
     secret_keys: tuple[str, ...]
+    # Every link OpsWatch prints or sends starts with it: OPSWATCH_PUBLIC_URL, or else
+    # the address this process serves (``served_url``).
     public_url: str
+    public_url_configured: bool
     slack_signing_secret: str | None
     # The Slack app's OAuth credentials, for installing it into workspaces.
     slack_client_id: str | None
@@ -70,8 +73,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if redis_url is not None:
         _check_url("REDIS_URL", redis_url, {"redis", "rediss", "unix"})
 
-    public_url = (get("PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/")
-    _check_url("PUBLIC_URL", public_url, {"http", "https"})
+    host = get("HOST") or "127.0.0.1"
+    port = _int("PORT", get("PORT"), 8000, low=1, high=65535)
+    configured_url = get("PUBLIC_URL")
+    if configured_url is not None:
+        _check_url("PUBLIC_URL", configured_url, {"http", "https"})
+    public_url = (configured_url or served_url(host, port)).rstrip("/")
     for name in ("SLACK_API_URL", "TWILIO_API_URL", "VONAGE_API_URL"):
         value = get(name)
         if value is not None:
@@ -87,14 +94,15 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         redis_namespace=get("REDIS_NAMESPACE") or "opswatch",
         secret_keys=secret_keys,
         public_url=public_url,
+        public_url_configured=configured_url is not None,
         slack_signing_secret=get("SLACK_SIGNING_SECRET"),
         slack_client_id=get("SLACK_CLIENT_ID"),
         slack_client_secret=get("SLACK_CLIENT_SECRET"),
         slack_api_url=get("SLACK_API_URL"),
         twilio_api_url=get("TWILIO_API_URL"),
         vonage_api_url=get("VONAGE_API_URL"),
-        host=get("HOST") or "127.0.0.1",
-        port=_int("PORT", get("PORT"), 8000, low=1, high=65535),
+        host=host,
+        port=port,
         max_body_bytes=_int("MAX_BODY_BYTES", get("MAX_BODY_BYTES"), 1 << 20, low=1024),
         inbox_sweep_after_seconds=_int(
             "INBOX_SWEEP_AFTER_SECONDS", get("INBOX_SWEEP_AFTER_SECONDS"), 60, low=1
@@ -107,6 +115,16 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             "MAX_SUBSCRIPTIONS_PER_CONNECTION", get("MAX_SUBSCRIPTIONS_PER_CONNECTION"), 50, low=1
         ),
     )
+
+
+def served_url(host: str, port: int) -> str:
+    """The URL a server listening on ``host``:``port`` answers on. A wildcard address
+    is reachable on loopback; other machines need OPSWATCH_PUBLIC_URL."""
+    if host in {"", "0.0.0.0", "::", "[::]"}:  # noqa: S104  (reading, not binding)
+        host = "127.0.0.1"
+    elif ":" in host and not host.startswith("["):
+        host = f"[{host}]"  # an IPv6 literal
+    return f"http://{host}:{port}"
 
 
 def _check_url(name: str, value: str, schemes: set[str]) -> None:

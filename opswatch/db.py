@@ -69,14 +69,21 @@ def describe(database_url: str) -> str:
     return f"{scheme}://{rest}"
 
 
-async def upgrade(database_url: str) -> None:
-    """Apply every pending migration; safe to run again."""
+async def upgrade(database_url: str) -> list[str]:
+    """Apply every pending migration; safe to run again. Returns the names applied."""
+    applied: list[str] = []
+
+    def note(event: str, app_label: str, name: str) -> None:
+        if event == "apply_done":
+            applied.append(name)
+
     try:
-        await migrate(config=tortoise_config(database_url))
+        await migrate(config=tortoise_config(database_url), progress=note)
     except (TimeoutError, OSError) as error:
         raise DatabaseUnavailable(f"cannot reach {describe(database_url)}: {error}") from error
     finally:
         await Tortoise.close_connections()
+    return applied
 
 
 async def connect(database_url: str) -> None:

@@ -224,10 +224,19 @@ SAMPLE_ALERT = {
 }
 
 
-def banner(credentials: DemoCredentials, base_url: str) -> str:
+def banner(credentials: DemoCredentials, base_url: str, *, serving: bool) -> str:
+    """What to do with the demo tenant. ``serving``: this process is about to serve it;
+    otherwise (``opswatch demo``) only the database was seeded."""
     viewer_query = json.dumps({"query": "{ viewer { name tenant { name } } }"})
+    if serving:
+        headline = f"OpsWatch is serving the demo tenant at {base_url}"
+    else:
+        headline = (
+            "The demo tenant is seeded. No server was started: run `opswatch serve`\n"
+            f"(or `make run`), then, once it serves {base_url}:"
+        )
     return f"""
-OpsWatch is serving the demo tenant at {base_url}
+{headline}
   GraphiQL:       {base_url}/graphql
   User token:     {credentials.user_token}
     (GraphiQL headers: {{"Authorization": "Bearer {credentials.user_token}"}})

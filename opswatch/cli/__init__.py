@@ -6,14 +6,27 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from opswatch.cli import admin, processes, retention, tenants, users
 from opswatch.cli.output import CommandError
 from opswatch.config import ConfigError
 
+PREFIX = "opswatch: error:"  # every error this command prints starts so
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse's parser, with its usage errors under the one prefix (argparse would
+    start them with the subcommand's name)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        command = self.prog.removeprefix("opswatch").strip()
+        self.exit(2, f"{PREFIX} {command + ': ' if command else ''}{message}\n")
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="opswatch", description=__doc__)
+    parser = Parser(prog="opswatch", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     processes.add_commands(commands)
     tenants.add_commands(commands)
@@ -30,10 +43,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         result: int = args.handler(args)
         return result
     except CommandError as error:
-        print(f"opswatch: error: {error}", file=sys.stderr)
+        print(f"{PREFIX} {error}", file=sys.stderr)
         return error.exit_code
     except ConfigError as error:
-        print(f"opswatch: configuration error: {error}", file=sys.stderr)
+        print(f"{PREFIX} {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

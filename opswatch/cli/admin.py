@@ -139,7 +139,7 @@ def demo_command(args: argparse.Namespace) -> int:
         "token": credentials.user_token,
         "key": credentials.api_key,
     }
-    return emit(result, as_json=args.json, text=banner(credentials, base_url))
+    return emit(result, as_json=args.json, text=banner(credentials, base_url, serving=False))
 
 
 def schema_export(args: argparse.Namespace) -> int:

@@ -9,6 +9,8 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+from tortoise.exceptions import OperationalError
+
 from opswatch import db, runtime
 from opswatch.config import Settings, load_settings
 from opswatch.errors import OpsWatchError
@@ -73,12 +75,26 @@ def run_with_database(work: Callable[[Settings], Awaitable[Any]]) -> Any:
         async with connected(settings):
             try:
                 return await work(settings)
+            except OperationalError as error:
+                if not missing_table(error):
+                    raise
+                where = db.describe(settings.database_url)
+                raise CommandError(
+                    f"database {where} has no OpsWatch tables yet: run `opswatch db upgrade`"
+                ) from None
             except OpsWatchError as error:
                 flag = FLAGS.get(error.field or "", error.field)
                 message = f"{flag}: {error.message}" if flag else error.message
                 raise CommandError(message) from None
 
     return asyncio.run(main())
+
+
+def missing_table(error: BaseException) -> bool:
+    """True when the database has not been migrated (SQLite and PostgreSQL say so
+    differently; asyncpg's error carries SQLSTATE 42P01)."""
+    cause = error.__cause__ or error
+    return "no such table" in str(cause) or getattr(cause, "sqlstate", None) == "42P01"
 
 
 def emit(result: dict[str, Any], *, as_json: bool, text: str) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import threading
 from typing import Any
@@ -84,29 +85,49 @@ def _configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
 
-def _upgrade(settings: Settings) -> None:
+def _upgrade(settings: Settings) -> list[str]:
     try:
-        asyncio.run(db.upgrade(settings.database_url))
+        return asyncio.run(db.upgrade(settings.database_url))
     except db.DatabaseUnavailable as error:
         raise CommandError(str(error), exit_code=1) from None
 
 
 def db_upgrade_command(args: argparse.Namespace) -> int:
     settings = load_settings()
-    _upgrade(settings)
-    print(f"database {db.describe(settings.database_url)} is up to date")
+    applied = _upgrade(settings)
+    where = db.describe(settings.database_url)
+    if applied:
+        print(f"applied {len(applied)} migration(s) to {where}: {', '.join(applied)}")
+    else:
+        print(f"database {where} was already up to date; nothing applied")
     return 0
+
+
+def _listening_settings(args: argparse.Namespace) -> Settings:
+    """Settings with ``--host``/``--port`` taking the place of OPSWATCH_HOST/PORT, also in
+    the environment: uvicorn imports the app, which reads its settings from there, and
+    links must name the port actually served when OPSWATCH_PUBLIC_URL is unset."""
+    if args.host:
+        os.environ["OPSWATCH_HOST"] = args.host
+    if args.port:
+        os.environ["OPSWATCH_PORT"] = str(args.port)
+    settings = load_settings()
+    if not settings.public_url_configured:
+        logging.getLogger("opswatch").info(
+            "links point to %s; set OPSWATCH_PUBLIC_URL when others reach OpsWatch elsewhere",
+            settings.public_url,
+        )
+    return settings
 
 
 def serve_command(args: argparse.Namespace) -> int:
     import uvicorn
 
     _configure_logging()
-    settings = load_settings()
+    settings = _listening_settings(args)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     _upgrade(settings)
-    host = args.host or settings.host
-    port = args.port or settings.port
+    host, port = settings.host, settings.port
     if args.demo:
         from opswatch.demo import banner, seed_demo
 
@@ -114,7 +135,7 @@ def serve_command(args: argparse.Namespace) -> int:
             return await seed_demo(current.data_dir)
 
         credentials = run_with_database(seed)
-        print(banner(credentials, f"http://{host}:{port}"), flush=True)
+        print(banner(credentials, settings.public_url, serving=True), flush=True)
     uvicorn.run(
         "opswatch.http.asgi:app",
         host=host,
@@ -130,11 +151,11 @@ def api_command(args: argparse.Namespace) -> int:
     import uvicorn
 
     _configure_logging()
-    settings = load_settings()
+    settings = _listening_settings(args)
     uvicorn.run(
         "opswatch.http.asgi:app",
-        host=args.host or settings.host,
-        port=args.port or settings.port,
+        host=settings.host,
+        port=settings.port,
         workers=args.workers,
         proxy_headers=True,
         log_level="info",
