@@ -9,36 +9,49 @@ from opswatch.errors import InvalidInput
 from opswatch.escalation import policies as policy_ops
 from resolvers.context import Info
 from resolvers.ids import id_text, id_texts, optional_id_text
-from schema.escalation import EscalationPolicy, EscalationPolicyInput
+from resolvers.partial import given
+from schema.escalation import (
+    EscalationPolicy,
+    EscalationPolicyInput,
+    EscalationPolicyUpdate,
+    EscalationTierInput,
+)
 from schema.services import Service
 
 MAX_POLICIES = 500
 
 
+def _minimum(raw: str | None) -> models.Severity | None:
+    if raw is None:
+        return None
+    try:
+        return models.Severity(raw.lower())
+    except ValueError:
+        allowed = ", ".join(s.value for s in models.Severity)
+        raise InvalidInput(
+            f"minimumSeverity must be one of {allowed}", field="minimumSeverity"
+        ) from None
+
+
+def _tiers(tiers: list[EscalationTierInput]) -> list[policy_ops.TierSpec]:
+    return [
+        policy_ops.TierSpec(
+            delay_minutes=t.delay_minutes,
+            channels=[models.Channel(c.value) for c in t.channels],
+            roster_ids=id_texts(t.roster_ids, f"tiers[{n}].rosterIds"),
+            user_ids=id_texts(t.user_ids, f"tiers[{n}].userIds"),
+        )
+        for n, t in enumerate(tiers)
+    ]
+
+
 def _spec(input: EscalationPolicyInput) -> policy_ops.PolicySpec:
-    minimum = None
-    if input.minimum_severity is not None:
-        try:
-            minimum = models.Severity(input.minimum_severity.lower())
-        except ValueError:
-            allowed = ", ".join(s.value for s in models.Severity)
-            raise InvalidInput(
-                f"minimumSeverity must be one of {allowed}", field="minimumSeverity"
-            ) from None
     return policy_ops.PolicySpec(
         name=input.name,
         repeat=input.repeat,
-        minimum_severity=minimum,
+        minimum_severity=_minimum(input.minimum_severity),
         is_default=input.is_default,
-        tiers=[
-            policy_ops.TierSpec(
-                delay_minutes=t.delay_minutes,
-                channels=[models.Channel(c.value) for c in t.channels],
-                roster_ids=id_texts(t.roster_ids, f"tiers[{n}].rosterIds"),
-                user_ids=id_texts(t.user_ids, f"tiers[{n}].userIds"),
-            )
-            for n, t in enumerate(input.tiers)
-        ],
+        tiers=_tiers(input.tiers),
     )
 
 
@@ -67,12 +80,18 @@ async def create_escalation_policy(info: Info, input: EscalationPolicyInput) -> 
 
 
 async def update_escalation_policy(
-    info: Info, id: strawberry.ID, input: EscalationPolicyInput
+    info: Info, id: strawberry.ID, input: EscalationPolicyUpdate
 ) -> EscalationPolicy:
+    """Only the settings given change; ``tiers`` given replaces the whole list."""
     principal = info.context.viewer(models.Role.ADMIN)
+    changes = given(input, required=["name", "tiers", "repeat", "is_default"])
+    if "minimum_severity" in changes:
+        changes["minimum_severity"] = _minimum(changes["minimum_severity"])
+    if "tiers" in changes:
+        changes["tiers"] = _tiers(changes["tiers"])
     policy = await policy_ops.get_policy(principal.tenant, id_text(id))
-    policy = await policy_ops.update_policy(
-        tenant=principal.tenant, policy=policy, spec=_spec(input), actor=principal.actor("graphql")
+    policy = await policy_ops.change_policy(
+        tenant=principal.tenant, policy=policy, changes=changes, actor=principal.actor("graphql")
     )
     return await _loaded(policy)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import uuid
 from collections.abc import AsyncGenerator
-from dataclasses import replace
 from datetime import datetime
 
 import strawberry
@@ -20,8 +19,10 @@ from opswatch.knowledge.search import Hit, search
 from resolvers.context import Info
 from resolvers.ids import alert_id, id_text
 from resolvers.loaders import Loaders
+from resolvers.partial import given
 from schema.knowledge import (
     Incident,
+    IncidentChanges,
     IncidentConnection,
     IncidentEdge,
     IncidentEvent,
@@ -139,16 +140,28 @@ async def create_incident(info: Info, input: IncidentInput) -> Incident:
     return Incident.from_model(created)
 
 
-async def update_incident(info: Info, id: strawberry.ID, input: IncidentInput) -> Incident:
+# Fields of IncidentUpdate that always have a value (Python names): never nulled.
+# Null empties the summary and the tags, and clears the others.
+_REQUIRED = ("title", "severity", "status")
+
+
+async def update_incident(info: Info, id: strawberry.ID, input: IncidentChanges) -> Incident:
+    """Only the fields given change: a title edit keeps the root cause, the severity and
+    the matching rule, so the incident stays the Known Solution it was."""
     principal = info.context.viewer(models.Role.RESPONDER)
+    changes = given(input, required=_REQUIRED)
+    if "severity" in changes:
+        changes["severity"] = changes["severity"].value
+    if "status" in changes:
+        changes["status"] = models.IncidentStatus(changes["status"].value)
+    if "tags" in changes:
+        changes["tags"] = list(changes["tags"] or [])
     row = await incidents.get_incident(principal.tenant, id_text(id))
-    spec = _spec(input, row.source)
-    if input.status is None:  # unchanged unless asked
-        spec = replace(spec, status=row.status)
-    updated = await entries.update_entry(
-        incident=row, spec=spec, author=principal.user, actor=principal.actor("graphql")
+    was = row.status  # ``change_entry`` refreshes ``row`` in place
+    updated = await entries.change_entry(
+        incident=row, changes=changes, author=principal.user, actor=principal.actor("graphql")
     )
-    await incidents.changed(updated, was=row.status)
+    await incidents.changed(updated, was=was)
     return Incident.from_model(updated)
 
 

@@ -17,6 +17,7 @@ from opswatch.rosters.oncall import shift_at
 from resolvers.context import Info
 from resolvers.ids import id_text, id_texts, optional_id_text, parse_id
 from resolvers.loaders import Loaders
+from resolvers.partial import given
 from schema.rosters import (
     Notification,
     OnCall,
@@ -51,10 +52,7 @@ async def roster(info: Info, id: strawberry.ID) -> Roster | None:
     return Roster.from_model(row)
 
 
-def _spec(
-    input: RosterInput | RosterUpdateInput, kind: models.RosterKind | None
-) -> roster_ops.RosterSpec:
-    """The service's spec from either input; a field left out is None (unchanged)."""
+def _spec(input: RosterInput, kind: models.RosterKind) -> roster_ops.RosterSpec:
     return roster_ops.RosterSpec(
         name=input.name,
         kind=kind,
@@ -80,13 +78,15 @@ async def create_roster(info: Info, input: RosterInput) -> Roster:
 
 
 async def update_roster(info: Info, id: strawberry.ID, input: RosterUpdateInput) -> Roster:
+    """Only the fields given change; null clears the coverage window, and nothing else."""
     principal = info.context.viewer(models.Role.ADMIN)
+    changes = given(
+        input,
+        required=["name", "timezone", "start_date", "rotation_length_days", "handoff_time"],
+    )
     row = await roster_ops.get_roster(principal.tenant, id_text(id))
     row = await roster_ops.update_roster(
-        roster=row,
-        tenant=principal.tenant,
-        actor=principal.actor("graphql"),
-        spec=_spec(input, None),
+        roster=row, tenant=principal.tenant, actor=principal.actor("graphql"), changes=changes
     )
     return Roster.from_model(row)
 

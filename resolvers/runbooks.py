@@ -9,7 +9,8 @@ from opswatch.knowledge import runbooks as runbook_ops
 from resolvers.context import Info
 from resolvers.ids import id_text, id_texts
 from resolvers.ids import slug as parse_slug
-from schema.knowledge_runbooks import Runbook, RunbookInput
+from resolvers.partial import given
+from schema.knowledge_runbooks import Runbook, RunbookInput, RunbookUpdate
 
 MAX_RUNBOOKS = 1000
 
@@ -55,11 +56,22 @@ async def create_runbook(info: Info, input: RunbookInput) -> Runbook:
     return await _loaded(created)
 
 
-async def update_runbook(info: Info, id: strawberry.ID, input: RunbookInput) -> Runbook:
+# What null empties: these have an empty value, unlike the title and the slug.
+_EMPTIED_BY_NULL: dict[str, object] = {"body": "", "tags": [], "alertnames": [], "service_ids": []}
+
+
+async def update_runbook(info: Info, id: strawberry.ID, input: RunbookUpdate) -> Runbook:
+    """Only the fields given change; ``serviceIds`` given replaces the whole list."""
     principal = info.context.viewer(models.Role.ADMIN)
+    changes = given(input, required=["title", "slug"])
+    for name, empty in _EMPTIED_BY_NULL.items():
+        if name in changes and changes[name] is None:
+            changes[name] = empty
+    if "service_ids" in changes:
+        changes["service_ids"] = id_texts(changes["service_ids"], "serviceIds", indexed=False)
     row = await runbook_ops.get_runbook(principal.tenant, id_text(id))
-    updated = await runbook_ops.update_runbook(
-        tenant=principal.tenant, runbook=row, spec=_spec(input), actor=principal.actor("graphql")
+    updated = await runbook_ops.change_runbook(
+        tenant=principal.tenant, runbook=row, changes=changes, actor=principal.actor("graphql")
     )
     return await _loaded(updated)
 

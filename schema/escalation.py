@@ -144,3 +144,15 @@ class EscalationPolicyInput:
     repeat: int = 0
     minimum_severity: str | None = None
     is_default: bool = False
+
+
+@strawberry.input(
+    description="A field left out is unchanged; null clears minimumSeverity only. "
+    "`tiers` given replaces the whole list."
+)
+class EscalationPolicyUpdate:
+    name: str | None = strawberry.UNSET
+    tiers: list[EscalationTierInput] | None = strawberry.UNSET
+    repeat: int | None = strawberry.UNSET
+    minimum_severity: str | None = strawberry.UNSET
+    is_default: bool | None = strawberry.UNSET

@@ -35,8 +35,9 @@ class IncidentSource(Enum):
 
 
 @strawberry.type
-class IncidentUpdate:
-    """One entry of an incident's timeline."""
+class IncidentTimelineEntry:
+    """One entry of an incident's timeline. (Called ``IncidentUpdate`` before that name
+    went to the input of ``updateIncident``.)"""
 
     kind: str
     text: str
@@ -84,10 +85,10 @@ class Incident:
         return [Alert.from_model(row) for row in rows]
 
     @strawberry.field(description="What happened, oldest first (at most 200 entries).")
-    async def timeline(self, info: Info) -> list[IncidentUpdate]:
+    async def timeline(self, info: Info) -> list[IncidentTimelineEntry]:
         rows = await info.context.loaders.incident_updates.load(uuid.UUID(str(self.id)))
         return [
-            IncidentUpdate(
+            IncidentTimelineEntry(
                 kind=r.kind,
                 text=r.text,
                 created_at=r.created_at,
@@ -176,6 +177,24 @@ class IncidentInput:
     tags: list[str] | None = None
     match_rule: str | None = strawberry.field(
         default=None, description='label=value pairs: "alertname=X, namespace=Y".'
+    )
+
+
+@strawberry.input(
+    name="IncidentUpdate",
+    description="A field left out is unchanged; null clears rootCause, solution or matchRule.",
+)
+class IncidentChanges:
+    title: str | None = strawberry.UNSET
+    severity: Severity | None = strawberry.UNSET
+    status: IncidentStatus | None = strawberry.UNSET
+    summary: str | None = strawberry.UNSET
+    root_cause: str | None = strawberry.UNSET
+    solution: str | None = strawberry.UNSET
+    tags: list[str] | None = strawberry.UNSET
+    match_rule: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description='label=value pairs: "alertname=X, namespace=Y"; null or "" clears it.',
     )
 
 

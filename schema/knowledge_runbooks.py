@@ -56,3 +56,16 @@ class RunbookInput:
     tags: list[str] = strawberry.field(default_factory=list)
     alertnames: list[str] = strawberry.field(default_factory=list)
     service_ids: list[strawberry.ID] = strawberry.field(default_factory=list)
+
+
+@strawberry.input(
+    description="A field left out is unchanged; null empties body, tags, alertnames or "
+    "serviceIds (title and slug always have a value)."
+)
+class RunbookUpdate:
+    title: str | None = strawberry.UNSET
+    slug: str | None = strawberry.UNSET
+    body: str | None = strawberry.UNSET
+    tags: list[str] | None = strawberry.UNSET
+    alertnames: list[str] | None = strawberry.UNSET
+    service_ids: list[strawberry.ID] | None = strawberry.UNSET

@@ -298,17 +298,21 @@ class RosterInput:
     )
 
 
-@strawberry.input
+@strawberry.input(
+    description="A field left out is unchanged; only the coverage window can be null."
+)
 class RosterUpdateInput:
-    name: str | None = None
-    timezone: str | None = None
-    start_date: date | None = None
-    rotation_length_days: int | None = None
-    handoff_time: str | None = None
+    name: str | None = strawberry.UNSET
+    timezone: str | None = strawberry.UNSET
+    start_date: date | None = strawberry.UNSET
+    rotation_length_days: int | None = strawberry.UNSET
+    handoff_time: str | None = strawberry.UNSET
     coverage_start: str | None = strawberry.field(
-        default=None, description='Both ends "" clears the window (covers the whole day).'
+        default=strawberry.UNSET,
+        description='One end given keeps the other; both null (or both "") clear the '
+        "window (covers the whole day).",
     )
-    coverage_end: str | None = None
+    coverage_end: str | None = strawberry.UNSET
 
 
 def _source(source: Source) -> OnCallSource | None:

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 from opswatch import models
+from resolvers.context import Info
+
+if TYPE_CHECKING:
+    # Rosters and policies are loaded lazily by name: their modules import this one's
+    # neighbours, and a plain import here would make the schema modules a cycle.
+    from schema.escalation import EscalationPolicy
+    from schema.rosters import Roster
 
 
 @strawberry.type
@@ -33,6 +41,30 @@ class Service:
             escalation_policy_id=strawberry.ID(str(policy_id)) if policy_id else None,
         )
 
+    @strawberry.field(description="Whose pager the service's alerts ring.")
+    async def roster(
+        self, info: Info
+    ) -> Annotated[Roster, strawberry.lazy("schema.rosters")] | None:
+        from schema.rosters import Roster
+
+        if self.roster_id is None:
+            return None
+        row = await info.context.loaders.roster.load(uuid.UUID(str(self.roster_id)))
+        return Roster.from_model(row) if row else None
+
+    @strawberry.field(description="How the service's alerts escalate (null: the tenant default).")
+    async def escalation_policy(
+        self, info: Info
+    ) -> Annotated[EscalationPolicy, strawberry.lazy("schema.escalation")] | None:
+        from schema.escalation import EscalationPolicy
+
+        if self.escalation_policy_id is None:
+            return None
+        row = await info.context.loaders.escalation_policy.load(
+            uuid.UUID(str(self.escalation_policy_id))
+        )
+        return EscalationPolicy.from_model(row) if row else None
+
 
 @strawberry.input
 class ServiceInput:
@@ -42,3 +74,13 @@ class ServiceInput:
     roster_id: strawberry.ID | None = None
     escalation_policy_id: strawberry.ID | None = None
     slack_channel: str | None = None
+
+
+@strawberry.input(description="A field left out is unchanged; null clears it (not `name`).")
+class ServiceUpdate:
+    name: str | None = strawberry.UNSET
+    cluster: str | None = strawberry.UNSET
+    namespace: str | None = strawberry.UNSET
+    roster_id: strawberry.ID | None = strawberry.UNSET
+    escalation_policy_id: strawberry.ID | None = strawberry.UNSET
+    slack_channel: str | None = strawberry.UNSET

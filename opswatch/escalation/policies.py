@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
@@ -83,38 +83,61 @@ async def create_policy(*, tenant: Tenant, spec: PolicySpec, actor: Actor) -> Es
     return policy
 
 
+# What ``change_policy`` may change (Python names).
+CHANGEABLE = ("name", "tiers", "repeat", "minimum_severity", "is_default")
+
+
 async def update_policy(
     *, tenant: Tenant, policy: EscalationPolicy, spec: PolicySpec, actor: Actor
 ) -> EscalationPolicy:
-    """Replace the policy's settings and tiers. Alerts already escalating carry on
-    from the tier they reached, under the new tiers."""
-    name, tiers = await _validated(tenant, spec)
+    """Replace the policy's settings and tiers, all of them."""
+    changes = {name: getattr(spec, name) for name in CHANGEABLE}
+    return await change_policy(tenant=tenant, policy=policy, changes=changes, actor=actor)
+
+
+async def change_policy(
+    *, tenant: Tenant, policy: EscalationPolicy, changes: dict[str, Any], actor: Actor
+) -> EscalationPolicy:
+    """Change only the settings in ``changes`` (``tiers``, a list of ``TierSpec``, are
+    replaced as a whole when given), every one checked before anything is written.
+    Alerts already escalating carry on from the tier they reached, under the new tiers."""
+    unknown = set(changes) - set(CHANGEABLE)
+    if unknown:
+        raise ValueError(f"not a policy field: {sorted(unknown)}")  # a programming error
+    values: dict[str, Any] = {}
+    if "name" in changes:
+        values["name"] = _checked_name(changes["name"])
+    if "repeat" in changes:
+        values["repeat"] = _checked_repeat(changes["repeat"])
+    if "minimum_severity" in changes:
+        values["minimum_severity"] = changes["minimum_severity"]
+    if "is_default" in changes:
+        values["is_default"] = bool(changes["is_default"])
+    tiers = await _checked_tiers(tenant, changes["tiers"]) if "tiers" in changes else None
+    before = await _current(policy)
     try:
         async with in_transaction() as connection:
-            if spec.is_default:
+            if values.get("is_default"):
                 await _clear_default(tenant, connection, keep=policy.id)
-            await (
-                EscalationPolicy.filter(id=policy.id)
-                .using_db(connection)
-                .update(
-                    name=name,
-                    repeat=spec.repeat,
-                    minimum_severity=spec.minimum_severity,
-                    is_default=spec.is_default,
-                )
-            )
-            await EscalationTier.filter(policy=policy).using_db(connection).delete()
-            await _write_tiers(policy, tiers, connection)
+            if values:
+                await EscalationPolicy.filter(id=policy.id).using_db(connection).update(**values)
+            if tiers is not None:
+                await EscalationTier.filter(policy=policy).using_db(connection).delete()
+                await _write_tiers(policy, tiers, connection)
             await record(
                 tenant_id=tenant.id,
                 actor=actor,
                 action="escalation_policy.updated",
                 target_type="escalation_policy",
                 target_id=policy.id,
-                data={"before": {"name": policy.name}, "after": _described(spec, name)},
+                data={
+                    "before": {name: before[name] for name in changes},
+                    "after": _described_changes(values, changes),
+                },
                 connection=connection,
             )
     except IntegrityError:
+        name = values.get("name", policy.name)
         raise Conflict(
             f"an escalation policy named {name!r} already exists", field="name"
         ) from None
@@ -170,13 +193,26 @@ class _Tier:
 
 
 async def _validated(tenant: Tenant, spec: PolicySpec) -> tuple[str, list[_Tier]]:
-    name = validation.required_text("name", spec.name, max_length=200)
-    if not 0 <= spec.repeat <= MAX_REPEAT:
+    name = _checked_name(spec.name)
+    _checked_repeat(spec.repeat)
+    return name, await _checked_tiers(tenant, spec.tiers)
+
+
+def _checked_name(name: str) -> str:
+    return validation.required_text("name", name, max_length=200)
+
+
+def _checked_repeat(repeat: int) -> int:
+    if not 0 <= repeat <= MAX_REPEAT:
         raise InvalidInput(f"repeat must be between 0 and {MAX_REPEAT}", field="repeat")
-    if not 1 <= len(spec.tiers) <= MAX_TIERS:
+    return repeat
+
+
+async def _checked_tiers(tenant: Tenant, specs: list[TierSpec]) -> list[_Tier]:
+    if not 1 <= len(specs) <= MAX_TIERS:
         raise InvalidInput(f"tiers: give 1 to {MAX_TIERS} tiers", field="tiers")
     tiers = []
-    for index, tier in enumerate(spec.tiers):
+    for index, tier in enumerate(specs):
         where = f"tiers[{index}]"
         if not 1 <= tier.delay_minutes <= MAX_DELAY_MINUTES:
             raise InvalidInput(
@@ -192,7 +228,7 @@ async def _validated(tenant: Tenant, spec: PolicySpec) -> tuple[str, list[_Tier]
                 f"{where}: name at least one roster or user to reach", field=f"{where}.rosterIds"
             )
         tiers.append(_Tier(tier.delay_minutes, list(dict.fromkeys(tier.channels)), rosters, users))
-    return name, tiers
+    return tiers
 
 
 Owned = TypeVar("Owned", Roster, User)
@@ -244,13 +280,52 @@ def _described(spec: PolicySpec, name: str) -> dict[str, object]:
         "repeat": spec.repeat,
         "minimum_severity": spec.minimum_severity.value if spec.minimum_severity else None,
         "is_default": spec.is_default,
+        "tiers": _described_tiers(spec.tiers),
+    }
+
+
+def _described_tiers(tiers: list[TierSpec]) -> list[dict[str, object]]:
+    return [
+        {
+            "delay_minutes": t.delay_minutes,
+            "channels": [c.value for c in t.channels],
+            "roster_ids": t.roster_ids,
+            "user_ids": t.user_ids,
+        }
+        for t in tiers
+    ]
+
+
+def _described_changes(values: dict[str, Any], changes: dict[str, Any]) -> dict[str, object]:
+    """The changed settings as the audit log shows them."""
+    described: dict[str, object] = {
+        name: value.value if isinstance(value, Severity) else value
+        for name, value in values.items()
+    }
+    if "tiers" in changes:
+        described["tiers"] = _described_tiers(changes["tiers"])
+    return described
+
+
+async def _current(policy: EscalationPolicy) -> dict[str, object]:
+    """The policy before a change, as the audit log shows it."""
+    tiers = (
+        await EscalationTier.filter(policy=policy)
+        .order_by("position")
+        .prefetch_related("rosters", "users")
+    )
+    return {
+        "name": policy.name,
+        "repeat": policy.repeat,
+        "minimum_severity": policy.minimum_severity.value if policy.minimum_severity else None,
+        "is_default": policy.is_default,
         "tiers": [
             {
                 "delay_minutes": t.delay_minutes,
-                "channels": [c.value for c in t.channels],
-                "roster_ids": t.roster_ids,
-                "user_ids": t.user_ids,
+                "channels": list(t.channels),
+                "roster_ids": sorted(str(r.id) for r in t.rosters),
+                "user_ids": sorted(str(u.id) for u in t.users),
             }
-            for t in spec.tiers
+            for t in tiers
         ],
     }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -82,26 +83,42 @@ def rule_of_alert(alert: Alert) -> str:
     return ", ".join(terms)
 
 
-def check(spec: EntrySpec) -> dict[str, Any]:
-    """The validated columns; InvalidInput names the first bad field."""
+def _severity(value: str) -> Severity:
     try:
-        severity = Severity(spec.severity.strip().lower())
+        return Severity(value.strip().lower())
     except ValueError:
         raise InvalidInput(
             "severity must be one of critical, high, warning, low, info", field="severity"
         ) from None
-    tags = [validation.required_text("tags", t, max_length=64) for t in spec.tags[:20]]
-    return {
-        "title": validation.required_text("title", spec.title, max_length=500),
-        "severity": severity,
-        "summary": validation.optional_text("summary", spec.summary, max_length=20_000) or "",
-        "root_cause": validation.optional_text("rootCause", spec.root_cause, max_length=20_000),
-        "solution": validation.optional_text("solution", spec.solution, max_length=20_000),
-        "tags": tags,
-        "match_rule": parse_match_rule("matchRule", spec.match_rule),
-        "status": spec.status,
-        "source": spec.source,
-    }
+
+
+def _tags(values: list[str]) -> list[str]:
+    return [validation.required_text("tags", t, max_length=64) for t in values[:20]]
+
+
+def _long_text(field_name: str) -> Callable[[str | None], str | None]:
+    return lambda value: validation.optional_text(field_name, value, max_length=20_000)
+
+
+# How each column an edit may name is checked: one validator per field, shared by
+# whole entries (create, the Slack modal) and partial updates, so both store alike.
+CHECKS: dict[str, Callable[[Any], Any]] = {
+    "title": lambda value: validation.required_text("title", value, max_length=500),
+    "severity": _severity,
+    "summary": lambda value: _long_text("summary")(value) or "",
+    "root_cause": _long_text("rootCause"),
+    "solution": _long_text("solution"),
+    "tags": _tags,
+    "match_rule": lambda value: parse_match_rule("matchRule", value),
+    "status": IncidentStatus,
+}
+
+
+def check(spec: EntrySpec) -> dict[str, Any]:
+    """The validated columns; InvalidInput names the first bad field."""
+    values = {name: validate(getattr(spec, name)) for name, validate in CHECKS.items()}
+    values["source"] = spec.source
+    return values
 
 
 async def create_entry(
@@ -152,13 +169,29 @@ async def update_entry(
     *, incident: Incident, spec: EntrySpec, author: User | None, actor: Actor
 ) -> Incident:
     """Replace an entry's words (a draft logged by DM becomes a full entry)."""
-    values = check(spec)
-    values.pop("source")  # where an entry came from does not change
-    if not values["summary"]:
-        values.pop("summary")  # a form without a summary keeps the one written before
+    changes = {name: getattr(spec, name) for name in CHECKS}
+    if not (spec.summary or "").strip():
+        del changes["summary"]  # a form without a summary keeps the one written before
+    return await change_entry(incident=incident, changes=changes, author=author, actor=actor)
+
+
+async def change_entry(
+    *, incident: Incident, changes: dict[str, Any], author: User | None, actor: Actor
+) -> Incident:
+    """Change only the columns named in ``changes`` (keys of ``CHECKS``; a nullable one
+    given None is cleared). Every change is checked before anything is written.
+
+    What is derived from the row stays current by itself: the search words are indexed
+    expressions (PostgreSQL) or kept by triggers (SQLite), and ``config_version``
+    moves by trigger when the solution or matching rule changes; the in-process match
+    cache is dropped here."""
+    unknown = set(changes) - set(CHECKS)
+    if unknown:
+        raise ValueError(f"not an entry field: {sorted(unknown)}")  # a programming error
+    values = {name: CHECKS[name](value) for name, value in changes.items()}
     changed = sorted(k for k, v in values.items() if getattr(incident, k) != v)
     values["updated_at"] = datetime.now(UTC)  # a queryset update does not set it
-    if values["status"] is IncidentStatus.RESOLVED and incident.resolved_at is None:
+    if values.get("status") is IncidentStatus.RESOLVED and incident.resolved_at is None:
         values["resolved_at"] = values["updated_at"]
     async with in_transaction() as connection:
         await Incident.filter(id=incident.id).using_db(connection).update(**values)

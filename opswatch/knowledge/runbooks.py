@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
@@ -102,9 +102,10 @@ async def update_runbook(
             for name, value in checked.columns().items():
                 setattr(runbook, name, value)
             await runbook.save(using_db=connection)
-            await runbook.services.clear(using_db=connection)
-            if checked.services:
-                await runbook.services.add(*checked.services, using_db=connection)
+            if "service_ids" in changed:  # rewritten only when they change
+                await runbook.services.clear(using_db=connection)
+                if checked.services:
+                    await runbook.services.add(*checked.services, using_db=connection)
             await record(
                 tenant_id=tenant.id,
                 actor=actor,
@@ -121,6 +122,29 @@ async def update_runbook(
         raise _slug_taken(checked.slug) from None
     await runbook.refresh_from_db()
     return runbook
+
+
+async def change_runbook(
+    *, tenant: Tenant, runbook: Runbook, changes: dict[str, Any], actor: Actor
+) -> Runbook:
+    """Change only the fields named in ``changes`` (``RunbookSpec``'s names); the rest
+    keep their values. Checked as a whole before anything is written, like an edit."""
+    unknown = set(changes) - {f.name for f in fields(RunbookSpec)}
+    if unknown:
+        raise ValueError(f"not a runbook field: {sorted(unknown)}")  # a programming error
+    if "service_ids" in changes:
+        service_ids = list(changes["service_ids"])
+    else:
+        service_ids = _ids_of(await runbook.services.all())
+    spec = RunbookSpec(
+        title=changes.get("title", runbook.title),
+        slug=changes.get("slug", runbook.slug),
+        body=changes.get("body", runbook.body),
+        tags=list(changes.get("tags", runbook.tags or [])),
+        alertnames=list(changes.get("alertnames", runbook.alertnames or [])),
+        service_ids=service_ids,
+    )
+    return await update_runbook(tenant=tenant, runbook=runbook, spec=spec, actor=actor)
 
 
 async def delete_runbook(*, tenant: Tenant, runbook: Runbook, actor: Actor) -> None:

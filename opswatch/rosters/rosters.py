@@ -94,15 +94,36 @@ async def create_roster(
     return roster
 
 
+# What ``update_roster`` may change (Python names); kind and parent never change.
+CHANGEABLE = (
+    "name",
+    "timezone",
+    "start_date",
+    "rotation_length_days",
+    "handoff_time",
+    "coverage_start",
+    "coverage_end",
+)
+
+
 async def update_roster(
-    *, roster: Roster, tenant: Tenant, actor: Actor, spec: RosterSpec
+    *, roster: Roster, tenant: Tenant, actor: Actor, changes: dict[str, Any]
 ) -> Roster:
-    if spec.kind is not None and spec.kind is not roster.kind:
-        raise InvalidInput("kind cannot change; create a new roster", field="kind")
-    values = _validated(spec, tenant, is_sub=roster.parent_id is not None)  # type: ignore[attr-defined]
+    """Change only the fields in ``changes``; every one checked before anything is
+    written. The coverage window's ends are taken together: one end given keeps the
+    other, and both None (or both "") clear the window (the whole day)."""
+    unknown = set(changes) - set(CHANGEABLE)
+    if unknown:
+        raise ValueError(f"not a roster field: {sorted(unknown)}")  # a programming error
+    is_sub = roster.parent_id is not None  # type: ignore[attr-defined]
+    plain = {k: v for k, v in changes.items() if not k.startswith("coverage_")}
+    values = _validated(RosterSpec(**plain), tenant, is_sub=is_sub)
+    if "coverage_start" in changes or "coverage_end" in changes:
+        values.update(_coverage(roster, tenant, changes, is_sub=is_sub))
     before = {name: _plain(getattr(roster, name)) for name in values}
     async with in_transaction() as connection:
-        await Roster.filter(id=roster.id).using_db(connection).update(**values)
+        if values:
+            await Roster.filter(id=roster.id).using_db(connection).update(**values)
         await record(
             tenant_id=tenant.id,
             actor=actor,
@@ -114,6 +135,21 @@ async def update_roster(
         )
     await roster.refresh_from_db()
     return roster
+
+
+def _coverage(
+    roster: Roster, tenant: Tenant, changes: dict[str, Any], *, is_sub: bool
+) -> dict[str, Any]:
+    """The window after the change: the end not given keeps its value."""
+    start = changes.get("coverage_start", roster.coverage_start) or None
+    end = changes.get("coverage_end", roster.coverage_end) or None
+    if start is None and end is None:
+        return {"coverage_start": None, "coverage_end": None}
+    if start is None or end is None:
+        missing = "coverageStart" if start is None else "coverageEnd"
+        raise InvalidInput(f"{missing}: give both ends of the coverage window", field=missing)
+    spec = RosterSpec(coverage_start=start, coverage_end=end)
+    return _validated(spec, tenant, is_sub=is_sub)
 
 
 async def set_members(
