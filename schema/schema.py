@@ -67,6 +67,8 @@ class Query:
 class Mutation:
     create_user: User = strawberry.mutation(resolver=user_resolvers.create_user)
     create_service: Service = strawberry.mutation(resolver=service_resolvers.create_service)
+    update_service: Service = strawberry.mutation(resolver=service_resolvers.update_service)
+    delete_service: strawberry.ID = strawberry.mutation(resolver=service_resolvers.delete_service)
     create_api_key: CreatedApiKey = strawberry.mutation(resolver=tenant_resolvers.create_api_key)
     update_api_key: ApiKey = strawberry.mutation(resolver=tenant_resolvers.update_api_key)
     revoke_api_key: ApiKey = strawberry.mutation(resolver=tenant_resolvers.revoke_api_key)

@@ -60,7 +60,7 @@ async def test_create_update_assign_and_delete(client: httpx.AsyncClient, acme: 
     updated = await graphql(
         client,
         acme.admin_token,
-        """mutation($id: ID!, $input: EscalationPolicyInput!) {
+        """mutation($id: ID!, $input: EscalationPolicyUpdate!) {
           updateEscalationPolicy(id: $id, input: $input) { name tiers { delayMinutes } }
         }""",
         id=created["id"],

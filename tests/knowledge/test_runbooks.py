@@ -31,7 +31,7 @@ CREATE = f"""
 mutation($input: RunbookInput!) {{ createRunbook(input: $input) {{ {FIELDS} }} }}
 """
 UPDATE = f"""
-mutation($id: ID!, $input: RunbookInput!) {{
+mutation($id: ID!, $input: RunbookUpdate!) {{
   updateRunbook(id: $id, input: $input) {{ {FIELDS} }}
 }}
 """

@@ -318,7 +318,8 @@ async def test_listing_rosters_with_their_oncall_costs_a_constant_number_of_quer
 
 
 def shapes(statements: list[str]) -> Counter[str]:
-    """Statements with their IN lists and placeholder numbers left out."""
+    """Statements with their IN lists and placeholders (PostgreSQL's ``$1``, SQLite's
+    ``?``) left out."""
     return Counter(
-        re.sub(r"\$\d+", "$", re.sub(r"IN \([$\d,]+\)", "IN (…)", s)) for s in statements
+        re.sub(r"\$\d+", "$", re.sub(r"IN \([$\d,?]+\)", "IN (…)", s)) for s in statements
     )

@@ -153,7 +153,7 @@ async def test_resolved_without_knowledge_asks_for_it_in_the_war_room(slack: Sla
     closed = await graphql(
         slack.http,
         slack.kit.admin_token,
-        "mutation($id: ID!, $input: IncidentInput!) "
+        "mutation($id: ID!, $input: IncidentUpdate!) "
         "{ updateIncident(id: $id, input: $input) { status missingKnowledge } }",
         id=incident_id,
         input={"title": "Mystery reboot", "status": "RESOLVED"},
