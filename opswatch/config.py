@@ -48,6 +48,8 @@ class Settings:
     # Per API process: each process counts only the sockets it holds.
     max_ws_connections_per_token: int
     max_subscriptions_per_connection: int
+    # "text" for people, "json" (one object per line) for log shippers.
+    log_format: str = "text"
 
     @property
     def embedded(self) -> bool:
@@ -114,6 +116,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         max_subscriptions_per_connection=_int(
             "MAX_SUBSCRIPTIONS_PER_CONNECTION", get("MAX_SUBSCRIPTIONS_PER_CONNECTION"), 50, low=1
         ),
+        log_format=_choice("LOG_FORMAT", get("LOG_FORMAT"), LOG_FORMATS),
     )
 
 
@@ -134,6 +137,18 @@ def _check_url(name: str, value: str, schemes: set[str]) -> None:
         raise ConfigError(f"{PREFIX}{name}: expected a URL starting with one of {allowed}")
     if parts.scheme in {"http", "https"} and not parts.netloc:
         raise ConfigError(f"{PREFIX}{name}: the URL has no host")
+
+
+LOG_FORMATS = ("text", "json")
+
+
+def _choice(name: str, raw: str | None, allowed: tuple[str, ...]) -> str:
+    """One of ``allowed`` (the first when unset), compared case-insensitively."""
+    if raw is None:
+        return allowed[0]
+    if raw.lower() not in allowed:
+        raise ConfigError(f"{PREFIX}{name}: expected one of {', '.join(allowed)}, got {raw!r}")
+    return raw.lower()
 
 
 def _int(name: str, raw: str | None, default: int, *, low: int, high: int | None = None) -> int:

@@ -14,6 +14,7 @@ from opswatch import db
 from opswatch.cli.output import CommandError, connected, run_with_database
 from opswatch.config import Settings, load_settings
 from opswatch.gc_tuning import tune_for_server
+from opswatch.logs import configure_logging, uvicorn_log_config
 
 log = logging.getLogger("opswatch")
 
@@ -81,10 +82,6 @@ def _access_log_flag(parser: argparse.ArgumentParser, *, default: bool) -> None:
     )
 
 
-def _configure_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-
-
 def _upgrade(settings: Settings) -> list[str]:
     try:
         return asyncio.run(db.upgrade(settings.database_url))
@@ -112,6 +109,7 @@ def _listening_settings(args: argparse.Namespace) -> Settings:
     if args.port:
         os.environ["OPSWATCH_PORT"] = str(args.port)
     settings = load_settings()
+    configure_logging(settings)
     if not settings.public_url_configured:
         logging.getLogger("opswatch").info(
             "links point to %s; set OPSWATCH_PUBLIC_URL when others reach OpsWatch elsewhere",
@@ -123,7 +121,6 @@ def _listening_settings(args: argparse.Namespace) -> Settings:
 def serve_command(args: argparse.Namespace) -> int:
     import uvicorn
 
-    _configure_logging()
     settings = _listening_settings(args)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     _upgrade(settings)
@@ -141,6 +138,7 @@ def serve_command(args: argparse.Namespace) -> int:
         host=host,
         port=port,
         log_level="info",
+        log_config=uvicorn_log_config(settings),
         access_log=args.access_log,
         ws=WS_PROTOCOL,
     )
@@ -150,7 +148,6 @@ def serve_command(args: argparse.Namespace) -> int:
 def api_command(args: argparse.Namespace) -> int:
     import uvicorn
 
-    _configure_logging()
     settings = _listening_settings(args)
     uvicorn.run(
         "opswatch.http.asgi:app",
@@ -159,6 +156,7 @@ def api_command(args: argparse.Namespace) -> int:
         workers=args.workers,
         proxy_headers=True,
         log_level="info",
+        log_config=uvicorn_log_config(settings),
         access_log=args.access_log,
         ws=WS_PROTOCOL,
     )
@@ -172,8 +170,8 @@ STOP_GRACE_MS = 20_000  # inside Kubernetes' default 30 s termination grace
 def worker_command(args: argparse.Namespace) -> int:
     from tasks.broker import WorkerBootFailed, build_broker, build_workers
 
-    _configure_logging()
     settings = load_settings()
+    configure_logging(settings)
     if settings.redis_url is None:
         raise CommandError("OPSWATCH_REDIS_URL: the worker needs Redis (serve runs jobs itself)")
     # An idle Redis consumer backs off up to a timeout between polls; at
@@ -236,8 +234,8 @@ def _stop_all(workers: list[Any]) -> None:
 def scheduler_command(args: argparse.Namespace) -> int:
     from tasks.scheduler import Scheduler
 
-    _configure_logging()
     settings = load_settings()
+    configure_logging(settings)
 
     async def main() -> None:
         async with connected(settings):
