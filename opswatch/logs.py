@@ -97,6 +97,11 @@ def person_label(user_id: object | None, name: str | None) -> str:
     return f"{user_id} ({name})" if name else str(user_id)
 
 
+def channel_label(channel: str, slack_channel: str | None = None) -> str:
+    """``SLACK_CHANNEL:C0123`` when a Slack channel is known, else the channel's name."""
+    return f"{channel}:{slack_channel}" if slack_channel else channel
+
+
 def delivery_failed(
     logger: logging.Logger,
     what: str,

@@ -43,6 +43,7 @@ from opswatch.escalation.providers.base import (
     Sent,
 )
 from opswatch.escalation.providers.log import LogProvider
+from opswatch.logs import channel_label, delivery_failed, person_label
 from opswatch.models import (
     Alert,
     AlertStatus,
@@ -51,6 +52,7 @@ from opswatch.models import (
     EscalationEvent,
     Service,
     Tenant,
+    User,
 )
 from opswatch.queue import enqueue
 from opswatch.slack import direct
@@ -158,11 +160,13 @@ async def _deliver_admitted(
         return DeliveryStatus.PENDING
     except Rejected as error:
         await _finish(live, DeliveryStatus.FAILED, reason=str(error))
+        await _log_gave_up(tenant, primary, covered, DeliveryStatus.FAILED, str(error))
         await _close_breaker(tenant, provider)  # it answered: it is up
         await _follow_up(claim, after=timedelta(0))
         return DeliveryStatus.FAILED
     except OutcomeUnknown as error:
         await _finish(live, DeliveryStatus.UNKNOWN, reason=str(error))
+        await _log_gave_up(tenant, primary, covered, DeliveryStatus.UNKNOWN, str(error))
         await _open_breaker(tenant, provider, moment, str(error))
         return DeliveryStatus.UNKNOWN
     await _record_sent(live, sent, text, used, moment)
@@ -197,6 +201,32 @@ def _still_wanted(event: EscalationEvent, alert: Alert) -> bool:
         alert.status is AlertStatus.ACKNOWLEDGED
         and acknowledged is not None
         and acknowledged >= event.created_at
+    )
+
+
+async def _log_gave_up(
+    tenant: Tenant,
+    event: EscalationEvent,
+    alerts: list[Alert],
+    status: DeliveryStatus,
+    reason: str,
+) -> None:
+    """One WARNING per page that failed or may not have arrived, however many alerts
+    its summary covered (the first is named; the count says how many more)."""
+    user_id = event.user_id  # type: ignore[attr-defined]
+    user = await User.get_or_none(id=user_id) if user_id else None
+    more = f" (and {len(alerts) - 1} more alerts)" if len(alerts) > 1 else ""
+    delivery_failed(
+        log,
+        f"page {status.value}{more}",
+        tenant=tenant.slug,
+        alert=alerts[0].short_id,
+        person=person_label(user_id, user.name if user else None) if user_id else None,
+        channel=channel_label(
+            event.channel.name,
+            event.to_address if event.channel is Channel.SLACK_CHANNEL else None,
+        ),
+        reason=reason,
     )
 
 

@@ -31,6 +31,7 @@ from opswatch.alerts.actions import SLACK_SYNC_JOB, TICK_JOB
 from opswatch.alerts.live import AlertEventKind, publish_alert_event
 from opswatch.audit.actor import Actor
 from opswatch.escalation.targets import Attempt, attempts_for
+from opswatch.logs import channel_label, delivery_failed, person_label
 from opswatch.models import (
     Alert,
     AlertStatus,
@@ -155,6 +156,8 @@ async def _advance_batch(now: datetime) -> tuple[list[Step], dict[uuid.UUID, Ale
                 .values_list("id", flat=True)
             )
             pending = {e.id for e in events if e.status is DeliveryStatus.PENDING}
+            failed = DeliveryStatus.FAILED
+            unplaceable = [e for e in events if e.id in stored and e.status is failed]
             for step in steps:
                 step.event_ids = [
                     e.id
@@ -163,7 +166,32 @@ async def _advance_batch(now: datetime) -> tuple[list[Step], dict[uuid.UUID, Ale
                 ]
         await AuditLog.bulk_create(audits, using_db=connection)
         alerts_after = await Alert.filter(id__in=[a.id for a in alerts]).using_db(connection)
-    return steps, {a.id: a for a in alerts_after}
+    by_id = {a.id: a for a in alerts_after}
+    if events:
+        _log_unplaceable(unplaceable, by_id, context)
+    return steps, by_id
+
+
+def _log_unplaceable(
+    events: list[EscalationEvent], alerts: dict[uuid.UUID, Alert], context: _Context
+) -> None:
+    """A page that failed before any provider saw it (nobody on call, no number, no
+    Slack channel): the same WARNING as a provider's refusal, once, after the commit."""
+    for event in events:
+        alert = alerts[event.alert_id]  # type: ignore[attr-defined]
+        tenant = context.tenants.get(event.tenant_id)  # type: ignore[attr-defined]
+        user = context.person(event.user_id)  # type: ignore[attr-defined]
+        delivery_failed(
+            log,
+            "page failed",
+            tenant=tenant.slug if tenant else str(event.tenant_id),  # type: ignore[attr-defined]
+            alert=alert.short_id,
+            person=person_label(event.user_id, user.name if user else None)  # type: ignore[attr-defined]
+            if event.user_id  # type: ignore[attr-defined]
+            else event.target,
+            channel=channel_label(event.channel.name),
+            reason=event.reason or "no reason recorded",
+        )
 
 
 class _Context:
@@ -208,6 +236,14 @@ class _Context:
         tenant_ids = {a.tenant_id for a in alerts}  # type: ignore[attr-defined]
         tenants = {t.id: t for t in await Tenant.filter(id__in=tenant_ids)}
         return cls(tiers, policies, oncall, services, tenants)
+
+    def person(self, user_id: uuid.UUID | None) -> User | None:
+        """A user this batch loaded (on call, or named in a tier), for log lines."""
+        if user_id is None:
+            return None
+        known = [u for u in self.oncall.values() if u is not None]
+        known += [u for tiers in self.tiers.values() for t in tiers for u in t.users]
+        return next((u for u in known if u.id == user_id), None)
 
     def step(self, alert: Alert) -> tuple[Step, list[Attempt]]:
         policy_id: uuid.UUID | None = alert.escalation_policy_id  # type: ignore[attr-defined]

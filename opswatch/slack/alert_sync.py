@@ -30,10 +30,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from opswatch.alerts.actions import SLACK_SYNC_JOB
 from opswatch.knowledge.matching import known_solution
+from opswatch.logs import channel_label, delivery_failed
 from opswatch.models import (
     Alert,
     AlertSourceFormat,
     AlertStatus,
+    Channel,
     DeliveryStatus,
     Incident,
     Notification,
@@ -131,7 +133,19 @@ async def _sync_batch(alert_ids: list[uuid.UUID]) -> None:
                 try:
                     await sync_alert(alert, tenant, client, cards)
                 except SLACK_FAILURES as error:
-                    log.warning("Slack sync of alert %s failed: %s", alert.id, _reason(error))
+                    # The later alerts of this workspace wait for the retry unlogged:
+                    # one line says Slack is failing, not one per alert of a storm.
+                    delivery_failed(
+                        log,
+                        "Slack sync of an alert failed; retried later",
+                        tenant=tenant.slug,
+                        alert=alert.short_id,
+                        person=None,
+                        channel=channel_label(
+                            Channel.SLACK_CHANNEL.name, alert.slack_channel or alert_channel(tenant)
+                        ),
+                        reason=_reason(error),
+                    )
                     failed.append(alert)
         done = [a.id for a in tenant_alerts if a not in failed]
         await Alert.filter(id__in=done).update(notify_claimed_until=None)

@@ -12,6 +12,7 @@ first, so a job that runs twice does not post twice.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from datetime import UTC, datetime
@@ -20,10 +21,14 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 from tortoise.exceptions import IntegrityError
 
-from opswatch.models import Channel, DeliveryStatus, Notification
+from opswatch.logs import channel_label, delivery_failed, person_label
+from opswatch.models import Alert, Channel, DeliveryStatus, Notification, Tenant, User
 from opswatch.sql import statement
 
+log = logging.getLogger(__name__)
+
 CHANNEL_INTERVAL_SECONDS = 1.0
+GAVE_UP = (DeliveryStatus.FAILED, DeliveryStatus.UNKNOWN)
 
 
 class Pacer:
@@ -146,3 +151,25 @@ async def finish(
     notification.status = status
     if ref is not None:
         notification.provider_ref = ref
+    if status in GAVE_UP:
+        await _log_gave_up(notification, status, error or "no reason recorded")
+
+
+async def _log_gave_up(notification: Notification, status: DeliveryStatus, reason: str) -> None:
+    """The WARNING for a notice that failed or may not have arrived. Only failures pay
+    for the lookups of who and what it was about."""
+    tenant = await Tenant.get_or_none(id=notification.tenant_id)  # type: ignore[attr-defined]
+    user_id = notification.user_id  # type: ignore[attr-defined]
+    user = await User.get_or_none(id=user_id) if user_id else None
+    alert_id = notification.payload.get("alert_id")
+    alert = await Alert.get_or_none(id=alert_id) if alert_id else None
+    slack_channel = notification.payload.get("channel")
+    delivery_failed(
+        log,
+        f"Slack {notification.kind} notice {status.value}",
+        tenant=tenant.slug if tenant else str(notification.tenant_id),  # type: ignore[attr-defined]
+        alert=alert.short_id if alert else None,
+        person=person_label(user_id, user.name if user else None) if user_id else None,
+        channel=channel_label(notification.channel.name, slack_channel),
+        reason=reason,
+    )
