@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 import strawberry
 
@@ -21,6 +22,7 @@ class User:
     timezone: str
     slack_user_id: str | None
     active: bool
+    created_at: datetime
 
     @classmethod
     def from_model(cls, user: models.User) -> User:
@@ -33,6 +35,7 @@ class User:
             timezone=user.timezone,
             slack_user_id=user.slack_user_id,
             active=user.active,
+            created_at=user.created_at,
         )
 
 
@@ -52,3 +55,45 @@ class UserInput:
     phone: str | None = None
     timezone: str | None = None
     slack_user_id: str | None = None
+
+
+@strawberry.input(
+    description="A field left out is unchanged; null clears phone or slackUserId "
+    "(and is refused for the others)."
+)
+class UserUpdate:
+    name: str | None = strawberry.UNSET
+    email: str | None = strawberry.UNSET
+    phone: str | None = strawberry.UNSET
+    timezone: str | None = strawberry.UNSET
+    role: Role | None = strawberry.UNSET
+    slack_user_id: str | None = strawberry.UNSET
+
+
+@strawberry.type(description="A personal token for GraphQL; its secret is shown only once.")
+class UserToken:
+    id: strawberry.ID
+    name: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+    user_id: strawberry.ID
+
+    @classmethod
+    def from_model(cls, token: models.UserToken) -> UserToken:
+        return cls(
+            id=strawberry.ID(str(token.id)),
+            name=token.name,
+            prefix=token.prefix,
+            created_at=token.created_at,
+            last_used_at=token.last_used_at,
+            revoked_at=token.revoked_at,
+            user_id=strawberry.ID(str(token.user_id)),  # type: ignore[attr-defined]
+        )
+
+
+@strawberry.type
+class CreatedUserToken:
+    user_token: UserToken
+    token: str = strawberry.field(description="The token in clear: shown now and never again.")

@@ -30,13 +30,15 @@ def error_of(failure: OpsWatchError) -> JSONResponse:
     return error(failure.http_status, failure.code, failure.message, failure.field)
 
 
-async def caller(request: Request) -> Principal | JSONResponse:
+async def caller(request: Request, *, allow_user_token: bool = True) -> Principal | JSONResponse:
     """The principal behind ``X-API-Key`` or ``Authorization: Bearer``, or the 401
-    answer to send instead."""
+    answer to send instead. Webhooks pass ``allow_user_token=False``."""
     credential = request.headers.get("x-api-key") or bearer(request.headers.get("authorization"))
     if not credential:
         return error(401, "unauthenticated", "send X-API-Key or Authorization: Bearer <key>")
     try:
-        return await principal_from_credential(credential.strip(), allow_api_key=True)
+        return await principal_from_credential(
+            credential.strip(), allow_api_key=True, allow_user_token=allow_user_token
+        )
     except Unauthenticated as failure:
         return error(401, failure.code, failure.message)

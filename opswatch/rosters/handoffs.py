@@ -14,9 +14,10 @@ from __future__ import annotations
 import itertools
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from tortoise.exceptions import IntegrityError
 from tortoise.functions import Count
@@ -40,7 +41,7 @@ from opswatch.models import (
     User,
 )
 from opswatch.rosters.plans import load_plans
-from opswatch.rosters.resolve import REACH, Holding, schedule
+from opswatch.rosters.resolve import REACH, Holding, holding_at, schedule
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,8 @@ LOOKBACK = timedelta(minutes=30)
 PAGE = 200
 REPORT_ALERTS = 20
 SEVERITY_ORDER = [s.value for s in Severity]  # critical first
+
+Changed = TypeVar("Changed")
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,32 @@ async def detect_handoffs(now: datetime | None = None) -> list[Handoff]:
             handoff = await _announce(change)
             if handoff is not None:
                 announced.append(handoff)
+
+
+async def announcing_holder_changes(
+    tenant_id: uuid.UUID, change: Callable[[], Awaitable[Changed]], now: datetime | None = None
+) -> tuple[Changed, list[Handoff]]:
+    """Run ``change`` and announce, right away, each of the tenant's rosters whose holder
+    it changed at ``now``. Taking someone out of every rotation (deactivating them)
+    hands their pager over mid-shift, at no schedule edge, so the tick would never
+    see it: the holders are compared before and after instead."""
+    moment = now or datetime.now(UTC)
+    rosters = await Roster.filter(tenant_id=tenant_id, parent_id=None).order_by("id")
+
+    async def holders() -> dict[uuid.UUID, Holding]:
+        plans = await load_plans(rosters, moment - REACH, moment + REACH)
+        return {roster.id: holding_at(plans[roster.id], moment) for roster in rosters}
+
+    before = await holders()
+    result = await change()
+    after = await holders()
+    announced = []
+    for roster in rosters:
+        if before[roster.id].user_id != after[roster.id].user_id:
+            handoff = await _announce(Change(roster, moment, before[roster.id], after[roster.id]))
+            if handoff is not None:
+                announced.append(handoff)
+    return result, announced
 
 
 async def _changes(rosters: list[Roster], now: datetime) -> list[Change]:

@@ -3,7 +3,7 @@
 A plan needs the roster, its sub-rosters, their members in order and the
 overrides that touch a time range: four queries however many rosters are
 loaded together. Inactive users and removed members are not in the rotation:
-the roster turns as if they had never been in it.
+the roster turns as if they had never been in it, and their overrides do not count.
 """
 
 from __future__ import annotations
@@ -57,8 +57,9 @@ async def load_plans(
     member_ids: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
     for member in members:
         member_ids[member.roster_id].append(member.user_id)  # type: ignore[attr-defined]
+    # An inactive user's override is skipped like their turn: the rotation holds it.
     overrides = await Override.filter(
-        roster_id__in=all_ids, end_at__gt=start, start_at__lt=end
+        roster_id__in=all_ids, end_at__gt=start, start_at__lt=end, user__active=True
     ).order_by("start_at")
     spans: dict[uuid.UUID, list[OverrideSpan]] = defaultdict(list)
     for row in overrides:

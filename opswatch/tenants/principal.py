@@ -30,14 +30,28 @@ class Principal:
             raise Forbidden(f"this needs the {role.value} role")
 
 
-async def principal_from_credential(credential: str, *, allow_api_key: bool) -> Principal:
-    """Resolve a presented API key or user token; anything unknown is one 401 answer."""
+# Said when a credential arrives where it does not belong: the prefix tells which it is.
+USER_TOKEN_ON_WEBHOOK = "webhooks take an API key (owk_…); this is a user token"  # noqa: S105
+API_KEY_ON_GRAPHQL = "GraphQL takes a user token (owu_…); this is a webhook API key"
+
+
+async def principal_from_credential(
+    credential: str, *, allow_api_key: bool, allow_user_token: bool = True
+) -> Principal:
+    """Resolve a presented API key or user token; anything unknown is one 401 answer.
+
+    GraphQL takes user tokens only, webhooks API keys only; the read-only REST
+    endpoints (on-call) take either."""
     if credential.startswith("owu_"):
+        if not allow_user_token:
+            raise Unauthenticated(USER_TOKEN_ON_WEBHOOK)
         token = await authenticate_token(credential)
         if token is not None:
             await note_used("user_token", token.id)
             return Principal(tenant=token.tenant, role=token.user.role, user=token.user)
-    elif allow_api_key and credential.startswith("owk_"):
+    elif credential.startswith("owk_"):
+        if not allow_api_key:
+            raise Unauthenticated(API_KEY_ON_GRAPHQL)
         api_key = await authenticate_api_key(credential)
         if api_key is not None:
             await note_used("api_key", api_key.id)
