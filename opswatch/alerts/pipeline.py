@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections import Counter as Tally
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -40,6 +41,7 @@ from opswatch.alerts.live import AlertEventKind, publish_alert_events
 from opswatch.alerts.normalize import NormalizedEvent
 from opswatch.dberrors import retryable
 from opswatch.knowledge import agent as agent_knowledge
+from opswatch.metrics.definitions import EVENTS_PROCESSED
 from opswatch.models import (
     ActorType,
     Alert,
@@ -159,6 +161,7 @@ async def process_pending() -> list[Outcome]:
 async def _process_and_announce() -> tuple[list[Outcome], bool]:
     """One batch, committed, then announced: live events and the jobs it calls for."""
     batch, committed, deferred = await _process_isolating()
+    _count_processed(batch)
     # Published per batch (after its commit), not after the whole job.
     await publish_alert_events(
         [
@@ -177,6 +180,12 @@ async def _process_and_announce() -> tuple[list[Outcome], bool]:
     if any(committed[a].notify_pending for a in committed):
         await enqueue(SLACK_SYNC_JOB)
     return batch, deferred
+
+
+def _count_processed(outcomes: list[Outcome]) -> None:
+    """Counted once committed (a batch split in halves is counted by its halves)."""
+    for label, count in Tally(label for o in outcomes for label in o.labels).items():
+        EVENTS_PROCESSED.labels(label).inc(count)
 
 
 Processed = tuple[list[Outcome], dict[uuid.UUID, Alert], bool]
@@ -340,6 +349,7 @@ async def _record_failure(event_id: uuid.UUID, error: Exception) -> bool:
     FAILED_ATTEMPTS.inc()
     if row["outcome"] == "failed":
         QUARANTINED.labels(row["source_format"]).inc()
+        EVENTS_PROCESSED.labels("quarantined").inc()
         log.error(
             "inbox event %s of tenant %s quarantined after %d failed attempts: %s",
             event_id,

@@ -15,6 +15,7 @@ from opswatch.cli.output import CommandError, connected, run_with_database
 from opswatch.config import Settings, load_settings
 from opswatch.gc_tuning import tune_for_server
 from opswatch.logs import configure_logging, uvicorn_log_config
+from opswatch.metrics import registry
 
 log = logging.getLogger("opswatch")
 
@@ -67,6 +68,14 @@ def add_commands(commands: Any) -> None:
     upgrade = database.add_parser("upgrade", help="apply pending migrations")
     upgrade.set_defaults(handler=db_upgrade_command)
 
+    metrics = commands.add_parser("metrics", help="/metrics across processes").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    reset = metrics.add_parser(
+        "reset", help="empty PROMETHEUS_MULTIPROC_DIR before the processes of a deployment start"
+    )
+    reset.set_defaults(handler=metrics_reset_command)
+
 
 def _listen_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", help="default: OPSWATCH_HOST or 127.0.0.1")
@@ -100,6 +109,14 @@ def db_upgrade_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def metrics_reset_command(args: argparse.Namespace) -> int:
+    path = registry.multiprocess_dir()
+    if path is None:
+        raise CommandError(f"{registry.ENV} is not set: each process serves its own metrics")
+    print(f"removed {registry.wipe(path)} sample file(s) from {path}")
+    return 0
+
+
 def _listening_settings(args: argparse.Namespace) -> Settings:
     """Settings with ``--host``/``--port`` taking the place of OPSWATCH_HOST/PORT, also in
     the environment: uvicorn imports the app, which reads its settings from there, and
@@ -122,6 +139,9 @@ def serve_command(args: argparse.Namespace) -> int:
     import uvicorn
 
     settings = _listening_settings(args)
+    multiproc = registry.multiprocess_dir()
+    if multiproc is not None:  # the one process of the embedded shape: nothing else counts
+        registry.wipe(multiproc)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     _upgrade(settings)
     host, port = settings.host, settings.port
@@ -149,6 +169,7 @@ def api_command(args: argparse.Namespace) -> int:
     import uvicorn
 
     settings = _listening_settings(args)
+    registry.forget_earlier_incarnations()
     uvicorn.run(
         "opswatch.http.asgi:app",
         host=settings.host,
@@ -160,6 +181,7 @@ def api_command(args: argparse.Namespace) -> int:
         access_log=args.access_log,
         ws=WS_PROTOCOL,
     )
+    registry.process_ended()
     return 0
 
 
@@ -172,6 +194,7 @@ def worker_command(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     configure_logging(settings)
+    registry.forget_earlier_incarnations()
     if settings.redis_url is None:
         raise CommandError("OPSWATCH_REDIS_URL: the worker needs Redis (serve runs jobs itself)")
     # An idle Redis consumer backs off up to a timeout between polls; at
@@ -214,6 +237,7 @@ def worker_command(args: argparse.Namespace) -> int:
     log.info("worker stopping")
     _stop_all(workers)
     broker.close()
+    registry.process_ended()
     return 0
 
 

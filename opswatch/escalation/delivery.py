@@ -44,6 +44,7 @@ from opswatch.escalation.providers.base import (
 )
 from opswatch.escalation.providers.log import LogProvider
 from opswatch.logs import channel_label, delivery_failed, person_label
+from opswatch.metrics.definitions import ESCALATION_LATENESS, PAGES, provider_request
 from opswatch.models import (
     Alert,
     AlertStatus,
@@ -150,6 +151,7 @@ async def _deliver_admitted(
     primary = live[0]
     covered = [alerts[e.alert_id] for e in live]  # type: ignore[attr-defined]
     more_waiting = claim.next_pending is not None
+    ESCALATION_LATENESS.observe(max(0.0, (datetime.now(UTC) - primary.created_at).total_seconds()))
     try:
         sent, text, used = await _send(tenant, primary, covered, more_waiting=more_waiting)
     except ProviderUnavailable as error:
@@ -160,16 +162,19 @@ async def _deliver_admitted(
         return DeliveryStatus.PENDING
     except Rejected as error:
         await _finish(live, DeliveryStatus.FAILED, reason=str(error))
+        PAGES.labels(primary.channel.name, DeliveryStatus.FAILED.name).inc()
         await _log_gave_up(tenant, primary, covered, DeliveryStatus.FAILED, str(error))
         await _close_breaker(tenant, provider)  # it answered: it is up
         await _follow_up(claim, after=timedelta(0))
         return DeliveryStatus.FAILED
     except OutcomeUnknown as error:
         await _finish(live, DeliveryStatus.UNKNOWN, reason=str(error))
+        PAGES.labels(primary.channel.name, DeliveryStatus.UNKNOWN.name).inc()
         await _log_gave_up(tenant, primary, covered, DeliveryStatus.UNKNOWN, str(error))
         await _open_breaker(tenant, provider, moment, str(error))
         return DeliveryStatus.UNKNOWN
     await _record_sent(live, sent, text, used, moment)
+    PAGES.labels(primary.channel.name, sent.status.name).inc()
     await _close_breaker(tenant, provider)
     await _follow_up(claim, after=THROTTLE)
     return sent.status
@@ -408,7 +413,8 @@ async def _send(
     if event.channel in (Channel.SLACK_DM, Channel.SLACK_CHANNEL):
         client = client_for(tenant)
         if client is not None:
-            sent, text = await direct.page(client, event, alerts[0])
+            with provider_request(direct.PROVIDER, event.channel.value):
+                sent, text = await direct.page(client, event, alerts[0])
             return sent, text, direct.PROVIDER
         text = messages.sms_text(alerts, services)
         if not current.settings.embedded:
@@ -430,10 +436,14 @@ async def _send(
             no_input_url=f"{base}/api/v1/{path}/gather?{ids}&attempt=1&timeout=1",
             status_url=f"{base}/api/v1/{path}/status?event_id={event.id}",
         )
-        return await provider.call(to=to, script=script, links=links), script, provider.name
+        with provider_request(provider.name, "call"):
+            called = await provider.call(to=to, script=script, links=links)
+        return called, script, provider.name
     text = messages.sms_text(alerts, services, more_waiting=more_waiting)
     status_url = f"{base}/api/v1/{path}/status?event_id={event.id}"
-    return await provider.text(to=to, body=text, status_url=status_url), text, provider.name
+    with provider_request(provider.name, "text"):
+        texted = await provider.text(to=to, body=text, status_url=status_url)
+    return texted, text, provider.name
 
 
 async def _finish(

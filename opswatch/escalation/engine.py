@@ -32,6 +32,7 @@ from opswatch.alerts.live import AlertEventKind, publish_alert_event
 from opswatch.audit.actor import Actor
 from opswatch.escalation.targets import Attempt, attempts_for
 from opswatch.logs import channel_label, delivery_failed, person_label
+from opswatch.metrics.definitions import PAGES
 from opswatch.models import (
     Alert,
     AlertStatus,
@@ -178,6 +179,7 @@ def _log_unplaceable(
     """A page that failed before any provider saw it (nobody on call, no number, no
     Slack channel): the same WARNING as a provider's refusal, once, after the commit."""
     for event in events:
+        PAGES.labels(event.channel.name, DeliveryStatus.FAILED.name).inc()
         alert = alerts[event.alert_id]  # type: ignore[attr-defined]
         tenant = context.tenants.get(event.tenant_id)  # type: ignore[attr-defined]
         user = context.person(event.user_id)  # type: ignore[attr-defined]

@@ -20,9 +20,10 @@ from opswatch.errors import OpsWatchError
 from opswatch.gc_tuning import tune_for_server
 from opswatch.http import failures, incidents, rosters, runbooks, slack, twilio, vonage, webhooks
 from opswatch.http.graphql import graphql_app
-from opswatch.http.health import healthz, metrics, readyz
+from opswatch.http.health import healthz, readyz
 from opswatch.http.limits import BodyLimitMiddleware
 from opswatch.http.metrics import MetricsMiddleware
+from opswatch.metrics.scrape import metrics
 
 log = logging.getLogger(__name__)
 

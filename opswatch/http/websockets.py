@@ -41,6 +41,7 @@ from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWS
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from opswatch import runtime
+from opswatch.metrics.definitions import LIVE_SUBSCRIBERS
 from resolvers.context import Context
 
 CONTEXT_SCOPE_KEY = "opswatch.ws_context"
@@ -72,9 +73,11 @@ class ConnectionSlots:
         if self._open[key] >= limit:
             return False
         self._open[key] += 1
+        LIVE_SUBSCRIBERS.inc()
         return True
 
     def release(self, key: str) -> None:
+        LIVE_SUBSCRIBERS.dec()
         self._open[key] -= 1
         if self._open[key] <= 0:
             del self._open[key]
