@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import strawberry
 from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
@@ -94,14 +95,24 @@ async def audit_log(
 
 async def update_retention(
     info: Info,
-    retention_days_alerts: int | None = None,
-    retention_days_audit: int | None = None,
+    retention_days_alerts: int | None = strawberry.UNSET,
+    retention_days_audit: int | None = strawberry.UNSET,
 ) -> Tenant:
+    """Partial: an argument left out keeps its days; null is refused (a tenant always
+    keeps its data for some number of days)."""
     principal = info.context.viewer(models.Role.ADMIN)
+    days = {
+        "retentionDaysAlerts": retention_days_alerts,
+        "retentionDaysAudit": retention_days_audit,
+    }
+    for name, value in days.items():
+        if value is None:
+            raise InvalidInput(f"{name} cannot be null; leave it out to keep it", field=name)
+    given_days = {name: None if v is strawberry.UNSET else v for name, v in days.items()}
     tenant = await set_retention(
         tenant=principal.tenant,
-        alert_days=retention_days_alerts,
-        audit_days=retention_days_audit,
+        alert_days=given_days["retentionDaysAlerts"],
+        audit_days=given_days["retentionDaysAudit"],
         actor=principal.actor("graphql"),
     )
     return Tenant.from_model(tenant)

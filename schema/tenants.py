@@ -17,6 +17,12 @@ class Tenant:
     id: strawberry.ID
     name: str
     slug: str
+    timezone: str = strawberry.field(
+        description="The default IANA time zone of new users and rosters."
+    )
+    severity_mapping: JSON = strawberry.field(
+        description='Senders\' severity words -> OpsWatch severity, e.g. {"sev1": "critical"}.'
+    )
     retention_days_alerts: int = strawberry.field(
         description="Resolved alerts older than this are deleted (not those of incidents)."
     )
@@ -27,12 +33,15 @@ class Tenant:
     @classmethod
     def from_model(cls, tenant: models.Tenant) -> Tenant:
         from opswatch.audit.retention import retention_of
+        from opswatch.tenants.tenants import severity_mapping_of, timezone_of
 
         alerts, audit = retention_of(tenant)
         return cls(
             id=strawberry.ID(str(tenant.id)),
             name=tenant.name,
             slug=tenant.slug,
+            timezone=timezone_of(tenant),
+            severity_mapping=cast(JSON, severity_mapping_of(tenant)),
             retention_days_alerts=alerts,
             retention_days_audit=audit,
         )
@@ -94,3 +103,19 @@ class ApiKeyInput:
         description='Generic webhook field -> dotted path, e.g. {"title": "alert.name"}.',
     )
     rate_limit_per_minute: int | None = None
+
+
+@strawberry.input(
+    description="A field left out is unchanged; name and timezone cannot be null, "
+    "a null severityMapping clears it."
+)
+class TenantUpdate:
+    name: str | None = strawberry.UNSET
+    timezone: str | None = strawberry.field(
+        default=strawberry.UNSET, description="An IANA time zone name, like Europe/Berlin."
+    )
+    severity_mapping: JSON | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Replaces the mapping: up to 100 words (64 characters each, stored "
+        "trimmed and lower-cased), each to critical, high, warning, low or info.",
+    )

@@ -3,7 +3,9 @@
 Pure functions: no database, no I/O. A body is accepted whole or rejected whole
 with InvalidInput naming the offending field, like ``alerts[3].labels`` or
 ``[2].title``. Every field of an accepted event is bounded (see ``bounds``), so
-that whatever is accepted can be stored.
+that whatever is accepted can be stored. A severity word must be one the
+built-in table or the tenant's mapping knows (``severity_words``): one unknown
+word refuses the whole body, and the sender retries once its config is fixed.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any
 
 from opswatch.alerts.bounds import (
@@ -30,20 +33,12 @@ from opswatch.alerts.bounds import (
     cut,
     link,
 )
+from opswatch.alerts.severity_words import checked as checked_severity
+from opswatch.alerts.severity_words import map_severity as map_severity
 from opswatch.errors import InvalidInput
-from opswatch.models.enums import AlertSourceFormat, AlertStatus, Severity
+from opswatch.models.enums import AlertSourceFormat, AlertStatus
 
 FINGERPRINT_LENGTH = 32
-
-_SEVERITIES = {severity.value: severity for severity in Severity}
-
-_SEVERITY_ALIASES: dict[str, Severity] = {
-    **dict.fromkeys(["critical", "crit", "page", "p1", "emergency", "fatal"], Severity.CRITICAL),
-    **dict.fromkeys(["high", "error", "err", "major", "p2"], Severity.HIGH),
-    **dict.fromkeys(["warning", "warn", "p3", "minor"], Severity.WARNING),
-    **dict.fromkeys(["low", "p4"], Severity.LOW),
-    **dict.fromkeys(["info", "informational", "none", "ok", "p5"], Severity.INFO),
-}
 
 _ALERTMANAGER_STATUSES = {"firing": AlertStatus.FIRING, "resolved": AlertStatus.RESOLVED}
 
@@ -57,7 +52,19 @@ _KEEP_STATUSES: dict[str, AlertStatus | None] = {
     "maintenance": None,
 }
 
-_KEEP_SEVERITIES = frozenset({"critical", "high", "warning", "info", "low"})
+# The fields of a generic alert, which a key's field map may fill from the sender's paths.
+GENERIC_FIELDS = (
+    "title",
+    "description",
+    "severity",
+    "status",
+    "source",
+    "labels",
+    "fingerprint",
+    "runbook_url",
+    "agent_metadata",
+)
+NO_MAPPING: Mapping[str, str] = MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -117,16 +124,9 @@ def fingerprint_of(*parts: str, labels: Mapping[str, str]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:FINGERPRINT_LENGTH]
 
 
-def map_severity(label: str | None, mapping: Mapping[str, str]) -> Severity:
-    """Never fails: losing a page is worse than mis-ranking it, so unknown is WARNING."""
-    if label is None:
-        return Severity.WARNING
-    key = label.strip().lower()
-    tenant_choice = _SEVERITIES.get(mapping.get(key, ""))
-    return tenant_choice or _SEVERITY_ALIASES.get(key, Severity.WARNING)
-
-
-def parse_alertmanager(body: Any) -> list[NormalizedEvent]:
+def parse_alertmanager(
+    body: Any, *, severity_mapping: Mapping[str, str] = NO_MAPPING
+) -> list[NormalizedEvent]:
     """Alertmanager webhook v4: one event per entry of ``alerts``."""
     if not isinstance(body, dict):
         raise InvalidInput("the body must be a JSON object", field="body")
@@ -140,27 +140,40 @@ def parse_alertmanager(body: Any) -> list[NormalizedEvent]:
     external_url = link(_optional_text(body.get("externalURL"), "externalURL"))
     return [
         _alertmanager_event(
-            alert, f"alerts[{index}]", group_key=group_key, external_url=external_url
+            alert,
+            f"alerts[{index}]",
+            group_key=group_key,
+            external_url=external_url,
+            severity_mapping=severity_mapping,
         )
         for index, alert in enumerate(alerts)
     ]
 
 
-def parse_keep(body: Any) -> list[NormalizedEvent]:
+def parse_keep(
+    body: Any, *, severity_mapping: Mapping[str, str] = NO_MAPPING
+) -> list[NormalizedEvent]:
     """Keep's alert format: one alert object, or an array of them."""
-    return [_keep_event(item, prefix) for prefix, item in _batch(body)]
+    return [_keep_event(item, prefix, severity_mapping) for prefix, item in _batch(body)]
 
 
-def parse_generic(body: Any, field_map: Mapping[str, str]) -> list[NormalizedEvent]:
+def parse_generic(
+    body: Any, field_map: Mapping[str, str], *, severity_mapping: Mapping[str, str] = NO_MAPPING
+) -> list[NormalizedEvent]:
     """Generic JSON (one object or an array), after the API key's field map; an object
     with ``agent_metadata`` is an agent alert."""
     return [
-        _generic_event(_apply_field_map(item, field_map), prefix) for prefix, item in _batch(body)
+        _generic_event(item, prefix, field_map, severity_mapping) for prefix, item in _batch(body)
     ]
 
 
 def _alertmanager_event(
-    alert: Any, at: str, *, group_key: str | None, external_url: str | None
+    alert: Any,
+    at: str,
+    *,
+    group_key: str | None,
+    external_url: str | None,
+    severity_mapping: Mapping[str, str],
 ) -> NormalizedEvent:
     if not isinstance(alert, dict):
         raise InvalidInput(f"{at} must be an object", field=at)
@@ -177,7 +190,9 @@ def _alertmanager_event(
         status=status,
         title=_title(title, f"{at}.labels.alertname"),
         description=cut(annotations.get("description", ""), MAX_DESCRIPTION),
-        severity_label=_label(labels.get("severity")),
+        severity_label=checked_severity(
+            _label(labels.get("severity")), f"{at}.labels.severity", severity_mapping
+        ),
         source="alertmanager",
         labels=labels,
         annotations=annotations,
@@ -190,7 +205,9 @@ def _alertmanager_event(
     )
 
 
-def _keep_event(item: dict[str, Any], prefix: str) -> NormalizedEvent:
+def _keep_event(
+    item: dict[str, Any], prefix: str, severity_mapping: Mapping[str, str]
+) -> NormalizedEvent:
     title = _title(item.get("name"), f"{prefix}name")
     labels = _string_map(item.get("labels"), f"{prefix}labels", MAX_LABEL_VALUE)
     keep_id = _scalar_text(item.get("id"), f"{prefix}id")
@@ -202,7 +219,11 @@ def _keep_event(item: dict[str, Any], prefix: str) -> NormalizedEvent:
         status=_choice(item.get("status"), f"{prefix}status", _KEEP_STATUSES, default="firing"),
         title=title,
         description=_description(item.get("description"), f"{prefix}description"),
-        severity_label=_keep_severity(item.get("severity"), f"{prefix}severity"),
+        severity_label=checked_severity(
+            _label(_optional_text(item.get("severity"), f"{prefix}severity")),
+            f"{prefix}severity",
+            severity_mapping,
+        ),
         source=_source(item.get("source"), f"{prefix}source", default="keep"),
         labels=labels,
         annotations={"keep_id": cut(keep_id, MAX_LABEL_VALUE)} if keep_id is not None else {},
@@ -221,15 +242,14 @@ def _keep_started(item: dict[str, Any], prefix: str) -> datetime | None:
     return None
 
 
-def _keep_severity(value: Any, field: str) -> str | None:
-    label = _label(_optional_text(value, field))
-    if label is not None and label not in _KEEP_SEVERITIES:
-        choices = ", ".join(sorted(_KEEP_SEVERITIES))
-        raise InvalidInput(f"{field} must be one of {choices}", field=field)
-    return label
-
-
-def _generic_event(item: dict[str, Any], prefix: str) -> NormalizedEvent:
+def _generic_event(
+    sent: dict[str, Any],
+    prefix: str,
+    field_map: Mapping[str, str],
+    severity_mapping: Mapping[str, str],
+) -> NormalizedEvent:
+    item = _apply_field_map(sent, field_map)
+    severity_field = prefix + _sent_as(sent, field_map, "severity")
     title = _title(item.get("title"), f"{prefix}title")
     labels = _string_map(item.get("labels"), f"{prefix}labels", MAX_LABEL_VALUE)
     source = _source(item.get("source"), f"{prefix}source", default="generic")
@@ -244,7 +264,11 @@ def _generic_event(item: dict[str, Any], prefix: str) -> NormalizedEvent:
         status=status,
         title=title,
         description=_description(item.get("description"), f"{prefix}description"),
-        severity_label=_label(_scalar_text(item.get("severity"), f"{prefix}severity")),
+        severity_label=checked_severity(
+            _label(_scalar_text(item.get("severity"), severity_field)),
+            severity_field,
+            severity_mapping,
+        ),
         source=source,
         labels=labels,
         annotations={},
@@ -300,6 +324,12 @@ def _apply_field_map(item: dict[str, Any], field_map: Mapping[str, str]) -> dict
         if value is not None:
             mapped[ours] = value
     return mapped
+
+
+def _sent_as(sent: dict[str, Any], field_map: Mapping[str, str], ours: str) -> str:
+    """Where in the sender's JSON our field came from, so an error names what it sent."""
+    path = field_map.get(ours)
+    return path if path and _lookup(sent, path) is not None else ours
 
 
 def _lookup(document: Any, path: str) -> Any:

@@ -27,7 +27,10 @@ FLAGS = {
     "tenant": "--tenant",
     "key": "KEY",
     "field_map": "--field-map",
+    "fieldMap": "--field-map",
     "rate_limit_per_minute": "--rate-limit",
+    "rateLimitPerMinute": "--rate-limit",
+    "severityMapping": "--severity-map",
     "from": "--from",
     "provider": "--provider",
     "accountSid": "--account-sid",
@@ -83,7 +86,8 @@ def run_with_database(work: Callable[[Settings], Awaitable[Any]]) -> Any:
                     f"database {where} has no OpsWatch tables yet: run `opswatch db upgrade`"
                 ) from None
             except OpsWatchError as error:
-                flag = FLAGS.get(error.field or "", error.field)
+                # "fieldMap.titel" is a key of --field-map; the message names the key.
+                flag = FLAGS.get((error.field or "").split(".")[0], error.field)
                 message = f"{flag}: {error.message}" if flag else error.message
                 raise CommandError(message) from None
 

@@ -2,7 +2,8 @@
 
 A 202 means the events are in the inbox (committed); anything else means
 nothing was stored, and the sender should retry (5xx, 429) or fix the
-request (4xx, with the field named).
+request (4xx, with the field named). Everything a sender can get wrong, an
+unknown severity word included, is found while parsing, before the inbox.
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ from opswatch.alerts.normalize import (
 from opswatch.errors import OpsWatchError
 from opswatch.http.limits import BodyTooLarge
 from opswatch.http.rest import caller, error, error_of
+from opswatch.metrics.definitions import webhook_answered
 from opswatch.tenants.principal import Principal
 from opswatch.tenants.ratelimit import retry_after
+from opswatch.tenants.tenants import severity_mapping_of
 
 Parser = Callable[[Any, Principal], list[NormalizedEvent]]
 
@@ -50,7 +53,7 @@ class SenderGone(Exception):
 
 
 async def _receive(request: Request, parse: Parser) -> JSONResponse:
-    principal = await caller(request)
+    principal = await caller(request, allow_user_token=False)
     if isinstance(principal, JSONResponse):
         return principal
     settings = runtime.current().settings
@@ -87,17 +90,29 @@ async def _receive(request: Request, parse: Parser) -> JSONResponse:
     return JSONResponse({"accepted": len(ids), "events": [str(i) for i in ids]}, status_code=202)
 
 
+def _severity_mapping(principal: Principal) -> dict[str, str]:
+    """The tenant's own words, as the credential loaded its tenant: a change reaches
+    the other processes within the key cache's few seconds."""
+    return severity_mapping_of(principal.tenant)
+
+
 async def alertmanager(request: Request) -> JSONResponse:
-    return await _receive(request, lambda body, _: parse_alertmanager(body))
+    def parse(body: Any, principal: Principal) -> list[NormalizedEvent]:
+        return parse_alertmanager(body, severity_mapping=_severity_mapping(principal))
+
+    return webhook_answered("alertmanager", await _receive(request, parse))  # metrics
 
 
 async def keep(request: Request) -> JSONResponse:
-    return await _receive(request, lambda body, _: parse_keep(body))
+    def parse(body: Any, principal: Principal) -> list[NormalizedEvent]:
+        return parse_keep(body, severity_mapping=_severity_mapping(principal))
+
+    return webhook_answered("keep", await _receive(request, parse))  # metrics
 
 
 async def generic(request: Request) -> JSONResponse:
     def parse(body: Any, principal: Principal) -> list[NormalizedEvent]:
         field_map = principal.api_key.field_map if principal.api_key else {}
-        return parse_generic(body, field_map)
+        return parse_generic(body, field_map, severity_mapping=_severity_mapping(principal))
 
-    return await _receive(request, parse)
+    return webhook_answered("generic", await _receive(request, parse))  # metrics

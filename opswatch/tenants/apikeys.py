@@ -11,6 +11,7 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from opswatch import validation
+from opswatch.alerts.normalize import GENERIC_FIELDS
 from opswatch.audit.actor import Actor
 from opswatch.audit.log import record
 from opswatch.crypto import (
@@ -32,20 +33,30 @@ class CreatedApiKey:
 
 
 def check_field_map(field_map: Any) -> dict[str, str]:
-    """A field map sends our field names to dotted paths into the sender's JSON."""
+    """A field map sends our field names to dotted paths into the sender's JSON. A key
+    that is not one of our fields is refused now: at alert time it would be ignored,
+    and the sender's alerts would arrive without what it meant to map."""
     if not isinstance(field_map, dict):
-        raise InvalidInput("field_map must be a JSON object", field="field_map")
+        raise InvalidInput("fieldMap must be a JSON object", field="fieldMap")
     checked: dict[str, str] = {}
     for target, path in field_map.items():
-        if not isinstance(target, str) or not target:
-            raise InvalidInput("field_map keys must be field names", field="field_map")
-        if not isinstance(path, str) or not path or any(not part for part in path.split(".")):
+        entry = f"fieldMap.{target}"
+        if target not in GENERIC_FIELDS:
             raise InvalidInput(
-                f"field_map.{target} must be a dotted path like 'alert.name'",
-                field=f"field_map.{target}",
+                f"{entry}: {target!r} is not an OpsWatch field; "
+                f"the keys are {', '.join(GENERIC_FIELDS)}",
+                field=entry,
             )
+        if not isinstance(path, str) or not path or any(not part for part in path.split(".")):
+            raise InvalidInput(f"{entry} must be a dotted path like 'alert.name'", field=entry)
         checked[target] = path
     return checked
+
+
+def check_rate_limit(rate_limit_per_minute: int | None) -> int | None:
+    if rate_limit_per_minute is not None and rate_limit_per_minute < 1:
+        raise InvalidInput("rateLimitPerMinute must be at least 1", field="rateLimitPerMinute")
+    return rate_limit_per_minute
 
 
 async def create_api_key(
@@ -58,10 +69,7 @@ async def create_api_key(
 ) -> CreatedApiKey:
     name = validation.required_text("name", name, max_length=200)
     mapping = check_field_map(field_map or {})
-    if rate_limit_per_minute is not None and rate_limit_per_minute < 1:
-        raise InvalidInput(
-            "rate_limit_per_minute must be at least 1", field="rate_limit_per_minute"
-        )
+    check_rate_limit(rate_limit_per_minute)
     issued = issue_credential(KEY_KIND)
     async with in_transaction() as connection:
         api_key = await ApiKey.create(
@@ -94,31 +102,28 @@ async def update_api_key(
     tenant: Tenant,
     key_id: str,
     actor: Actor,
+    name: str | None = None,
     field_map: dict[str, Any] | None = None,
     rate_limit_per_minute: int | None = None,
     clear_rate_limit: bool = False,
 ) -> ApiKey:
-    """Change a key's field map or rate limit; the mapping is checked now, not when
-    alerts arrive."""
+    """Change only what is given (None: unchanged; ``{}`` clears the field map,
+    ``clear_rate_limit`` the limit); all is checked before anything is written, and
+    the mapping now, not when alerts arrive."""
     api_key = await _find(tenant, key_id)
-    before = {
-        "field_map": api_key.field_map,
-        "rate_limit_per_minute": api_key.rate_limit_per_minute,
-    }
+    values: dict[str, Any] = {}
+    if name is not None:
+        values["name"] = validation.required_text("name", name, max_length=200)
     if field_map is not None:
-        api_key.field_map = check_field_map(field_map)
+        values["field_map"] = check_field_map(field_map)
     if rate_limit_per_minute is not None:
-        if rate_limit_per_minute < 1:
-            raise InvalidInput(
-                "rate_limit_per_minute must be at least 1", field="rate_limit_per_minute"
-            )
-        api_key.rate_limit_per_minute = rate_limit_per_minute
+        values["rate_limit_per_minute"] = check_rate_limit(rate_limit_per_minute)
     if clear_rate_limit:
-        api_key.rate_limit_per_minute = None
+        values["rate_limit_per_minute"] = None
+    before = {column: getattr(api_key, column) for column in values}
     async with in_transaction() as connection:
-        await api_key.save(
-            update_fields=["field_map", "rate_limit_per_minute"], using_db=connection
-        )
+        if values:
+            await ApiKey.filter(id=api_key.id).using_db(connection).update(**values)
         _forget(api_key)
         await record(
             tenant_id=tenant.id,
@@ -126,15 +131,10 @@ async def update_api_key(
             action="apikey.updated",
             target_type="api_key",
             target_id=api_key.id,
-            data={
-                "before": before,
-                "after": {
-                    "field_map": api_key.field_map,
-                    "rate_limit_per_minute": api_key.rate_limit_per_minute,
-                },
-            },
+            data={"before": before, "after": values},
             connection=connection,
         )
+    await api_key.refresh_from_db()
     return api_key
 
 
@@ -200,4 +200,11 @@ async def authenticate_api_key(clear: str) -> ApiKey | None:
 def _forget(api_key: ApiKey) -> None:
     for digest, (_, cached) in list(_recent.items()):
         if cached.id == api_key.id:
+            del _recent[digest]
+
+
+def forget_tenant(tenant_id: uuid.UUID) -> None:
+    """Drop the cached keys of a tenant whose settings changed (they carry the tenant)."""
+    for digest, (_, cached) in list(_recent.items()):
+        if cached.tenant_id == tenant_id:  # type: ignore[attr-defined]
             del _recent[digest]

@@ -114,7 +114,7 @@ async def test_field_maps_are_checked_when_set_not_when_alerts_arrive(
     bad = await graphql(
         client, acme.admin_token, create, input={"name": "k", "fieldMap": {"title": "a..b"}}
     )
-    assert bad["errors"][0]["extensions"] == {"code": "INVALID_INPUT", "field": "field_map.title"}
+    assert bad["errors"][0]["extensions"] == {"code": "INVALID_INPUT", "field": "fieldMap.title"}
     good = await graphql(
         client, acme.admin_token, create, input={"name": "k", "fieldMap": {"title": "alert.name"}}
     )
@@ -126,6 +126,6 @@ async def test_field_maps_are_checked_when_set_not_when_alerts_arrive(
     )
     assert changed["data"]["updateApiKey"]["fieldMap"] == {"title": "x.y"}
     rejected = await graphql(client, acme.admin_token, update, id=created["apiKey"]["id"], map=[1])
-    assert rejected["errors"][0]["extensions"]["field"] == "field_map"
+    assert rejected["errors"][0]["extensions"]["field"] == "fieldMap"
     listed = await graphql(client, acme.viewer_token, "{ apiKeys { prefix } }")
     assert listed["errors"][0]["extensions"]["code"] == "FORBIDDEN"

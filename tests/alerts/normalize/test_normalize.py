@@ -191,7 +191,7 @@ def test_keep_status_mapping(status: str, expected: AlertStatus | None) -> None:
     ("change", "field"),
     [
         ({"status": "exploded"}, "status"),
-        ({"severity": "p1"}, "severity"),
+        ({"severity": "urgent"}, "severity"),
         ({"name": ""}, "name"),
         ({"source": ["prometheus", 3]}, "source"),
         ({"lastReceived": "not a time"}, "lastReceived"),
