@@ -52,7 +52,7 @@ async def find_user_token(tenant: Tenant, token_id: str, field: str = "id") -> U
     except ValueError:
         token = await query.get_or_none(prefix=token_id.strip())
     if token is None:
-        raise NotFound(f"{field}: no such token", field=field)
+        raise NotFound(f"no token {token_id!r} in this tenant", field=field)
     return token
 
 

@@ -149,10 +149,10 @@ async def get_user(tenant: Tenant, user_id: object, field: str = "id") -> User:
     return await get_owned(User, tenant, user_id, field, "user")
 
 
-async def get_user_by_email(tenant: Tenant, email: str) -> User:
+async def get_user_by_email(tenant: Tenant, email: str, field: str = "email") -> User:
     user = await User.get_or_none(tenant=tenant, email=email.strip().lower())
     if user is None:
-        raise NotFound(f"no user with e-mail {email.strip()!r} in this tenant", field="email")
+        raise NotFound(f"no user with e-mail {email.strip()!r} in this tenant", field=field)
     return user
 
 
