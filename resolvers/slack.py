@@ -14,9 +14,13 @@ async def slack_workspace(info: Info) -> SlackWorkspace | None:
     return SlackWorkspace.of(principal.tenant)
 
 
-async def slack_install_url(info: Info) -> str:
-    """Where an admin starts the "Add to Slack" installation for their tenant (15 minutes)."""
+async def slack_install_url(info: Info) -> str | None:
+    """Where an admin starts the "Add to Slack" installation for their tenant (15 minutes);
+    null when this server has no Slack app credentials, as the link would lead nowhere."""
     principal = info.context.viewer(models.Role.ADMIN)
+    settings = runtime.current().settings
+    if not settings.slack_client_id or not settings.slack_client_secret:
+        return None
     return oauth.install_url(principal.tenant)
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from opswatch import models, runtime
 from opswatch.tenants.telephony import TelephonyConfig, configure_telephony
+from opswatch.tenants.telephony_check import check_telephony
 from resolvers.context import Info
-from schema.telephony import TelephonyInput
+from schema.telephony import TelephonyInput, TelephonyTest
 from schema.tenants import Tenant
 
 
@@ -33,3 +34,15 @@ async def configure_telephony_resolver(info: Info, input: TelephonyInput) -> Ten
         actor=principal.actor("graphql"),
     )
     return Tenant.from_model(tenant)
+
+
+async def telephony_test_resolver(info: Info) -> TelephonyTest:
+    """One read of the provider's account with the stored credentials; changes nothing."""
+    principal = info.context.viewer(models.Role.ADMIN)
+    current = runtime.current()
+    check = await check_telephony(
+        tenant=principal.tenant, settings=current.settings, box=current.secret_box
+    )
+    return TelephonyTest(
+        provider=check.provider, ok=check.ok, status=check.status, message=check.message
+    )

@@ -16,3 +16,18 @@ class TelephonyInput:
     api_key: str | None = None
     api_secret: str | None = None
     signature_secret: str | None = None
+
+
+@strawberry.type
+class TelephonyTest:
+    """What the provider answered when asked, with the stored credentials, for its account."""
+
+    provider: str = strawberry.field(description='"twilio" or "vonage".')
+    ok: bool = strawberry.field(description="The provider accepted the credentials.")
+    status: int | None = strawberry.field(
+        description="The provider's HTTP status; null when it could not be reached."
+    )
+    message: str = strawberry.field(
+        description="What the provider said: the account's name and status, its balance, "
+        "its error, or why it could not be reached."
+    )

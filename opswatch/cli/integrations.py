@@ -1,15 +1,22 @@
-"""``opswatch tenant configure-telephony|configure-slack``: a tenant's providers."""
+"""``opswatch tenant configure-telephony|test-telephony|configure-slack``: a tenant's
+providers."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from opswatch.audit.actor import Actor
-from opswatch.cli.output import CommandError, emit, json_flag, run_with_database
+from opswatch.cli.output import FLAGS, CommandError, emit, json_flag, run_with_database
 from opswatch.config import Settings
+from opswatch.errors import OpsWatchError
 from opswatch.tenants import tenants
+
+# The core names fields as GraphQL spells them; these commands' flags for each.
+_FLAGS = {**FLAGS, "fromNumber": "--from"}
 
 
 def add_commands(tenant: Any) -> None:
@@ -29,6 +36,15 @@ def add_commands(tenant: Any) -> None:
     phone.add_argument("--signature-secret", help="Vonage: signs its webhooks")
     json_flag(phone)
     phone.set_defaults(handler=tenant_configure_telephony)
+
+    check = tenant.add_parser(
+        "test-telephony",
+        help="ask the provider, with the stored credentials, whether it accepts them "
+        "(reads the account: no call, no SMS); exits 1 when it does not",
+    )
+    check.add_argument("slug", metavar="SLUG")
+    json_flag(check)
+    check.set_defaults(handler=tenant_test_telephony)
 
     slack = tenant.add_parser(
         "configure-slack",
@@ -66,19 +82,24 @@ def tenant_configure_telephony(args: argparse.Namespace) -> int:
         from opswatch import runtime
 
         tenant = await tenants.get_tenant_by_slug(args.slug)
-        return await configure_telephony(
-            tenant=tenant,
-            box=runtime.current().secret_box,
-            config=TelephonyConfig(
-                provider=args.provider,
-                from_number=args.from_number,
-                credentials={k: v for k, v in given.items() if v},
-            ),
-            actor=Actor.cli(),
-        )
+        with _said_as_flags():
+            return await configure_telephony(
+                tenant=tenant,
+                box=runtime.current().secret_box,
+                config=TelephonyConfig(
+                    provider=args.provider,
+                    from_number=args.from_number,
+                    credentials={k: v for k, v in given.items() if v},
+                ),
+                actor=Actor.cli(),
+            )
 
     tenant = run_with_database(work)
-    result = {"slug": tenant.slug, "provider": args.provider, "from": tenant.telephony_number}
+    result = {
+        "slug": tenant.slug,
+        "provider": args.provider,
+        "from_number": tenant.telephony_number,
+    }
     text = (
         f"{tenant.slug} now calls and texts through {args.provider} from {tenant.telephony_number}"
     )
@@ -92,25 +113,69 @@ def tenant_configure_slack(args: argparse.Namespace) -> int:
         from opswatch import runtime
 
         tenant = await tenants.get_tenant_by_slug(args.slug)
-        return await configure_slack(
-            tenant=tenant,
-            box=runtime.current().secret_box,
-            config=SlackConfig(
-                team_id=args.team_id,
-                bot_token=args.bot_token,
-                alert_channel=args.alert_channel,
-                bot_user_id=args.bot_user_id,
-            ),
-            actor=Actor.cli(),
-        )
+        with _said_as_flags():
+            return await configure_slack(
+                tenant=tenant,
+                box=runtime.current().secret_box,
+                config=SlackConfig(
+                    team_id=args.team_id,
+                    bot_token=args.bot_token,
+                    alert_channel=args.alert_channel,
+                    bot_user_id=args.bot_user_id,
+                ),
+                actor=Actor.cli(),
+            )
 
     tenant = run_with_database(work)
     slack = tenant.settings["slack"]
     result = {
         "slug": tenant.slug,
-        "teamId": slack["team_id"],
-        "alertChannel": slack["alert_channel"],
+        "team_id": slack["team_id"],
+        "alert_channel": slack["alert_channel"],
+        "bot_user_id": slack["bot_user_id"],
     }
     channel = slack["alert_channel"] or "no alert channel yet"
     text = f"{tenant.slug} now posts to Slack workspace {slack['team_id']} ({channel})"
     return emit(result, as_json=args.json, text=text)
+
+
+def tenant_test_telephony(args: argparse.Namespace) -> int:
+    from opswatch.tenants.telephony_check import check_telephony
+
+    async def work(settings: Settings) -> Any:
+        from opswatch import runtime
+
+        tenant = await tenants.get_tenant_by_slug(args.slug)
+        return await check_telephony(
+            tenant=tenant, settings=settings, box=runtime.current().secret_box
+        )
+
+    check = run_with_database(work)
+    result = {
+        "slug": args.slug,
+        "provider": check.provider,
+        "ok": check.ok,
+        "status": check.status,
+        "message": check.message,
+    }
+    answered = f"HTTP {check.status}" if check.status is not None else "no answer"
+    verdict = "accepts" if check.ok else "does not accept"
+    text = f"{check.provider} {verdict} {args.slug}'s credentials ({answered}): {check.message}"
+    emit(result, as_json=args.json, text=text)
+    return 0 if check.ok else 1
+
+
+@contextlib.contextmanager
+def _said_as_flags() -> Iterator[None]:
+    """An error naming a field (``accountSid must be ...``) is told with the flag that
+    sets it (``--account-sid: must be ...``), the field name not repeated."""
+    try:
+        yield
+    except OpsWatchError as error:
+        flag = _FLAGS.get(error.field or "")
+        if flag is None or error.field is None:
+            raise
+        message = error.message
+        if message.startswith((f"{error.field} ", f"{error.field}:")):
+            message = message[len(error.field) :].lstrip(": ")
+        raise CommandError(f"{flag}: {message}") from None

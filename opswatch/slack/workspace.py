@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
+import aiohttp
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -23,6 +26,7 @@ from opswatch.audit.actor import Actor
 from opswatch.audit.log import record
 from opswatch.crypto import SecretBox
 from opswatch.errors import Conflict, InvalidInput
+from opswatch.metrics.slack import CountedWebClient
 from opswatch.models import Tenant
 from opswatch.tenants.tenants import read_secrets, sealed_secrets
 
@@ -34,6 +38,17 @@ RATE_LIMIT_RETRIES = 3
 _TEAM = re.compile(r"^[TE][A-Z0-9]{2,31}$")
 _CHANNEL = re.compile(r"^[CGD][A-Z0-9]{2,31}$")
 _USER = re.compile(r"^[UWB][A-Z0-9]{2,31}$")
+# What auth.test answers for a token Slack will not act on.
+REFUSED_TOKEN_ERRORS = frozenset(
+    {
+        "invalid_auth",
+        "not_authed",
+        "account_inactive",
+        "token_revoked",
+        "token_expired",
+        "not_allowed_token_type",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -77,11 +92,13 @@ async def configure_slack(
     if not token.startswith("xoxb-") or len(token) > 255:
         raise InvalidInput("botToken must be a bot token (xoxb-...)", field="botToken")
     channel = check_channel("alertChannel", config.alert_channel)
+    given_bot_user = check_user("botUserId", config.bot_user_id)
+    bot_user = await _verified_bot_user(team_id, token, given_bot_user)
     slack = {
         "team_id": team_id,
         "team_name": config.team_name,
         "alert_channel": channel,
-        "bot_user_id": config.bot_user_id,
+        "bot_user_id": bot_user,
         "installed_by": config.installed_by,
     }
     try:
@@ -110,6 +127,43 @@ async def configure_slack(
         ) from None
     await tenant.refresh_from_db()
     return tenant
+
+
+async def _verified_bot_user(team_id: str, token: str, given: str | None) -> str | None:
+    """Asks Slack (``auth.test``) whether the token works and for which workspace, before
+    anything is stored; returns the bot's user id (the given one, or Slack's)."""
+    try:
+        response = await new_client(token).auth_test()
+    except SlackApiError as error:
+        code = str(error.response.get("error") or "unknown_error")
+        if code in REFUSED_TOKEN_ERRORS:
+            raise InvalidInput(
+                f"botToken was refused by Slack ({code}): copy the Bot User OAuth Token again",
+                field="botToken",
+            ) from None
+        raise InvalidInput(
+            f"Slack could not verify the bot token ({code}); nothing was stored, try again"
+        ) from None
+    except (SlackClientError, aiohttp.ClientError, TimeoutError, OSError) as error:
+        raise InvalidInput(
+            f"Slack could not be reached to verify the bot token "
+            f"({str(error) or type(error).__name__}); nothing was stored, try again"
+        ) from None
+    answer: dict[str, Any] = response.data if isinstance(response.data, dict) else {}
+    token_team = answer.get("team_id")
+    if token_team != team_id:
+        raise InvalidInput(
+            f"teamId {team_id} is not the bot token's workspace: Slack says the token "
+            f"belongs to {token_team} ({answer.get('team')})",
+            field="teamId",
+        )
+    token_user = answer.get("user_id")
+    if given is not None and token_user and given != token_user:
+        raise InvalidInput(
+            f"botUserId {given} is not this token's bot: Slack says it is {token_user}",
+            field="botUserId",
+        )
+    return given or (str(token_user) if token_user else None)
 
 
 async def tenant_for_team(team_id: str | None) -> Tenant | None:
@@ -145,7 +199,7 @@ def client_for(tenant: Tenant) -> AsyncWebClient | None:
 
 def new_client(token: str | None = None) -> AsyncWebClient:
     base_url = runtime.current().settings.slack_api_url
-    return AsyncWebClient(
+    return CountedWebClient(  # counts every call in /metrics (opswatch.metrics.slack)
         token=token,
         base_url=_with_slash(base_url) if base_url else AsyncWebClient.BASE_URL,
         timeout=API_TIMEOUT_SECONDS,

@@ -17,6 +17,7 @@ from opswatch.escalation.providers.base import Telephony
 from opswatch.escalation.providers.log import LogProvider
 from opswatch.escalation.providers.twilio import TwilioProvider
 from opswatch.models import Tenant
+from opswatch.tenants.credential_shapes import check_credential
 from opswatch.tenants.tenants import read_secrets, sealed_secrets
 
 PROVIDERS = ("twilio", "vonage")
@@ -42,15 +43,19 @@ async def configure_telephony(
 ) -> Tenant:
     if config.provider not in PROVIDERS:
         raise InvalidInput(f"provider must be one of {', '.join(PROVIDERS)}", field="provider")
-    number = validation.phone("from", config.from_number)
+    number = validation.phone("fromNumber", config.from_number)
     if number is None:
-        raise InvalidInput("from: give the number calls and SMS come from", field="from")
+        raise InvalidInput(
+            "fromNumber is required: the number calls and SMS come from", field="fromNumber"
+        )
     required = TWILIO_KEYS if config.provider == "twilio" else VONAGE_KEYS
     for key in required:
         if not (config.credentials.get(key) or "").strip():
             field = _flag(key)
             raise InvalidInput(f"{field} is required for {config.provider}", field=field)
     secrets = {key: config.credentials[key].strip() for key in required}
+    for key, value in secrets.items():
+        check_credential(_flag(key), key, value)
     settings = {
         **tenant.settings,
         "telephony": {"provider": config.provider, "from_number": number},
@@ -76,7 +81,7 @@ async def configure_telephony(
                 connection=connection,
             )
     except IntegrityError:
-        raise Conflict("another tenant already uses this number", field="from") from None
+        raise Conflict("another tenant already uses this number", field="fromNumber") from None
     await tenant.refresh_from_db()
     return tenant
 

@@ -11,6 +11,7 @@ import pytest
 
 from opswatch.models import ApiKey, Tenant, User
 from tests.cli.support import opswatch
+from tests.fakes.vonage import FakeVonage
 
 pytestmark = pytest.mark.usefixtures("clean_database")
 
@@ -136,17 +137,18 @@ async def test_configure_telephony_stores_the_provider_and_names_missing_flags(
     assert missing.returncode == 2
     assert "--auth-token" in missing.stderr
     key_file = tmp_path / "app.key"
-    key_file.write_text("-----BEGIN PRIVATE KEY-----\nMII...\n-----END PRIVATE KEY-----\n")
+    application_id, private_key, _ = FakeVonage().add_application()
+    key_file.write_text(private_key)
     result = as_json(
         opswatch(
             test_env,
             "tenant", "configure-telephony", "acme", "--provider", "vonage",
-            "--from", "+4930000000", "--application-id", "app-1", "--private-key-file",
-            str(key_file), "--api-key", "k", "--api-secret", "s", "--signature-secret", "x",
-            "--json",
+            "--from", "+4930000000", "--application-id", application_id, "--private-key-file",
+            str(key_file), "--api-key", "a1b2c3d4", "--api-secret", "Q2w3E4r5T6y7U8i9",
+            "--signature-secret", "vonage-signature-secret", "--json",
         )
     )  # fmt: skip
-    assert result == {"slug": "acme", "provider": "vonage", "from": "+4930000000"}
+    assert result == {"slug": "acme", "provider": "vonage", "from_number": "+4930000000"}
     tenant = await Tenant.get(slug="acme")
     assert tenant.settings["telephony"] == {"provider": "vonage", "from_number": "+4930000000"}
-    assert "MII" not in (tenant.secrets_encrypted or "")
+    assert private_key.splitlines()[1] not in (tenant.secrets_encrypted or "")

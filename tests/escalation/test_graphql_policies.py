@@ -3,6 +3,7 @@ delete, errors that name the field, admins only, secrets never shown."""
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 import httpx
@@ -165,8 +166,8 @@ async def test_telephony_secrets_are_stored_encrypted_and_checked(
         CONFIGURE,
         input={"provider": "twilio", "fromNumber": "12345", "accountSid": "AC1", "authToken": "t"},
     )
-    assert bad_number["errors"][0]["extensions"]["field"] == "from"
-    token = "a-very-secret-auth-token"
+    assert bad_number["errors"][0]["extensions"]["field"] == "fromNumber"
+    sid, token = "AC" + secrets.token_hex(16), secrets.token_hex(16)
     body = await graphql(
         client,
         acme.admin_token,
@@ -174,7 +175,7 @@ async def test_telephony_secrets_are_stored_encrypted_and_checked(
         input={
             "provider": "twilio",
             "fromNumber": "+15005550006",
-            "accountSid": "AC1",
+            "accountSid": sid,
             "authToken": token,
         },
     )
@@ -192,7 +193,7 @@ async def test_telephony_secrets_are_stored_encrypted_and_checked(
         input={
             "provider": "twilio",
             "fromNumber": "+15005550006",
-            "accountSid": "AC1",
+            "accountSid": sid,
             "authToken": token,
         },
     )

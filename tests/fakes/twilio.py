@@ -1,13 +1,15 @@
 """A fake Twilio REST API (2010-04-01 Calls and Messages) for the real ``twilio`` SDK.
 
 Covers what OpsWatch sends: creating a call (``POST .../Calls.json``) and a message
-(``POST .../Messages.json``), form-encoded, with HTTP basic auth by account SID and
-auth token, answered with Call and Message resources as Twilio shapes them (status
-"queued"), Twilio's error JSON for bad credentials (401, code 20003), a missing
-``To`` (400, code 21604) and an account SID in the path that is not the one
-authenticated (404, code 20404), plus injected failures and delays.
+(``POST .../Messages.json``), form-encoded, and fetching the account itself
+(``GET /2010-04-01/Accounts/{Sid}.json``, how ``testTelephony`` checks credentials),
+with HTTP basic auth by account SID and auth token, answered with Call, Message and
+Account resources as Twilio shapes them (status "queued"; the account "active"),
+Twilio's error JSON for bad credentials (401, code 20003), a missing ``To`` (400,
+code 21604) and an account SID in the path that is not the one authenticated (404,
+code 20404), plus injected failures and delays.
 
-Not covered: anything else of Twilio (fetching, listing or updating resources, status
+Not covered: anything else of Twilio (fetching other resources, listing or updating, status
 callbacks to the caller's URLs, API key (SK...) credentials, subaccounts, regions and
 edges, validation of numbers, TwiML or other parameters).
 
@@ -76,15 +78,27 @@ class FakeTwilio(FakeServer):
     def __init__(self) -> None:
         super().__init__()
         self.accounts: dict[str, str] = {}
+        self.friendly_names: dict[str, str] = {}
         self.calls: list[dict[str, str]] = []
         self.messages: list[dict[str, str]] = []
 
-    def add_account(self, sid: str | None = None, token: str | None = None) -> tuple[str, str]:
-        """Registers an account: (SID "AC" + 32 hex, auth token 32 hex) unless given."""
+    def add_account(
+        self, sid: str | None = None, token: str | None = None, *, friendly_name: str = ""
+    ) -> tuple[str, str]:
+        """Registers an account: (SID "AC" + 32 hex, auth token 32 hex) unless given,
+        shaped as Twilio's are so that OpsWatch's credential checks accept them."""
         sid = sid or "AC" + secrets.token_hex(16)
         token = token or secrets.token_hex(16)
         self.accounts[sid] = token
+        # Twilio names a new account after its owner's e-mail; any name will do here.
+        self.friendly_names[sid] = friendly_name or f"{sid[:8]} account"
         return sid, token
+
+    def rotate_token(self, sid: str) -> str:
+        """A new auth token for ``sid``, as the console's "request a secondary token" and
+        promoting it does: the old one is refused (401) from now on."""
+        self.accounts[sid] = secrets.token_hex(16)
+        return self.accounts[sid]
 
     def fail_next(
         self,
@@ -94,16 +108,43 @@ class FakeTwilio(FakeServer):
         message: str = "Internal Server Error",
         times: int = 1,
     ) -> None:
-        """The next ``times`` create requests answer Twilio's error JSON with ``status``
+        """The next ``times`` requests answer Twilio's error JSON with ``status``
         (before authentication, and unrecorded)."""
         self._queue_failure(status, twilio_error(status, code, message), times)
 
     def routes(self) -> list[Route]:
         prefix = f"/{API_VERSION}/Accounts/{{account_sid}}"
         return [
+            Route(f"/{API_VERSION}/Accounts/{{account_sid}}.json", self._fetch_account),
             Route(f"{prefix}/Calls.json", self._create_call, methods=["POST"]),
             Route(f"{prefix}/Messages.json", self._create_message, methods=["POST"]),
         ]
+
+    async def _fetch_account(self, request: Request) -> Response:
+        injected = await self.injected()
+        if injected is not None:
+            return injected
+        account_sid = request.path_params["account_sid"]
+        refused = self._refuse(request, account_sid)
+        if refused is not None:
+            return refused
+        uri = f"/{API_VERSION}/Accounts/{account_sid}"
+        return JSONResponse(
+            {
+                "sid": account_sid,
+                "owner_account_sid": account_sid,
+                "friendly_name": self.friendly_names.get(account_sid, account_sid),
+                "status": "active",
+                "type": "Full",
+                "date_created": _now(),
+                "date_updated": _now(),
+                "uri": uri + ".json",
+                "subresource_uris": {
+                    "calls": f"{uri}/Calls.json",
+                    "messages": f"{uri}/Messages.json",
+                },
+            }
+        )
 
     async def _create_call(self, request: Request) -> Response:
         return await self._create(request, "Calls")

@@ -16,7 +16,12 @@ Covers what OpsWatch sends:
   credentials or ``to``/``from``/``text`` status "2", still with HTTP 200, as the SMS
   API reports them. Accepted messages are recorded in ``messages`` (the fields,
   without ``api_secret``, plus ``api_key`` and ``message-id``).
-- ``fail_next``/``delay_next`` for both endpoints.
+- ``GET /account/get-balance`` (Account API, how ``testTelephony`` checks
+  credentials): api_key:api_secret by ``Authorization: Basic`` (as the SDK sends
+  them) or as ``api_key``/``api_secret`` query parameters; answered 200 with
+  ``{"value": <balance in EUR>, "autoReload": false}``, or 401 with the problem JSON
+  for missing or wrong credentials.
+- ``fail_next``/``delay_next`` for every endpoint.
 
 Not covered: the rest of the Voice API (fetching, updating, NCCO execution, event
 webhooks back to the caller), multi-part SMS, signed SMS requests (``sig``),
@@ -146,6 +151,7 @@ class FakeVonage(FakeServer):
         super().__init__()
         self.applications: dict[str, str] = {}
         self.accounts: dict[str, str] = {}
+        self.balances: dict[str, float] = {}
         self.calls: list[dict[str, Any]] = []
         self.messages: list[dict[str, Any]] = []
         self._tls_directory: Path | None = None
@@ -178,12 +184,20 @@ class FakeVonage(FakeServer):
         self.applications[application_id] = public_pem
         return application_id, private_pem, public_pem
 
-    def add_account(self) -> tuple[str, str]:
-        """Registers an SMS API account: (api_key 8 hex, api_secret 16 letters/digits)."""
+    def add_account(self, balance: float = 12.5) -> tuple[str, str]:
+        """Registers an account: (api_key 8 hex, api_secret 16 letters/digits), shaped as
+        Vonage's are so that OpsWatch's credential checks accept them."""
         api_key = secrets.token_hex(4)
         api_secret = "".join(secrets.choice(SECRET_ALPHABET) for _ in range(16))
         self.accounts[api_key] = api_secret
+        self.balances[api_key] = balance
         return api_key, api_secret
+
+    def rotate_secret(self, api_key: str) -> str:
+        """A new api_secret for ``api_key`` (the dashboard's "create new secret", the old
+        one deleted): the old secret is refused from now on."""
+        self.accounts[api_key] = "".join(secrets.choice(SECRET_ALPHABET) for _ in range(16))
+        return self.accounts[api_key]
 
     def fail_next(self, status: int, times: int = 1) -> None:
         """The next ``times`` requests (calls or SMS) answer ``status`` with Vonage's
@@ -222,7 +236,22 @@ class FakeVonage(FakeServer):
         return [
             Route("/v1/calls", self._create_call, methods=["POST"]),
             Route("/sms/json", self._send_sms, methods=["POST"]),
+            Route("/account/get-balance", self._get_balance, methods=["GET"]),
         ]
+
+    # Account API
+
+    async def _get_balance(self, request: Request) -> Response:
+        injected = await self.injected()
+        if injected is not None:
+            return injected
+        api_key, api_secret = self._sms_credentials(request, dict(request.query_params))
+        known = self.accounts.get(api_key, "")
+        if not api_secret or not hmac.compare_digest(known.encode(), api_secret.encode()):
+            return JSONResponse(
+                problem(401, "You did not provide correct credentials."), status_code=401
+            )
+        return JSONResponse({"value": self.balances.get(api_key, 0.0), "autoReload": False})
 
     # Voice API
 

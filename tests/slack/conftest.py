@@ -77,6 +77,8 @@ async def slack(
         ),
         actor=Actor.system("test"),
     )
+    # Connecting asked Slack once (auth.test); each test reads only what it caused.
+    fake_slack.calls.clear()
     await kit.tenant.refresh_from_db()
     app = create_app(slack_settings, connect_database=False, run_scheduler=False)
     transport = httpx.ASGITransport(app=app)

@@ -4,6 +4,7 @@ one tenant per workspace; and Slack requests from a workspace nobody connected."
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -11,10 +12,12 @@ import httpx
 import pytest
 
 from opswatch import runtime
+from opswatch.config import Settings
 from opswatch.models import AuditLog, SlackEventReceipt, Tenant
 from opswatch.slack.workspace import bot_token
 from tests.cli.support import opswatch
 from tests.factories import TenantKit, graphql
+from tests.fakes.slack import FakeSlack
 from tests.slack.support import SlackKit
 
 CONFIGURE = """
@@ -24,6 +27,13 @@ mutation Configure($input: SlackInput!) {
 """
 WORKSPACE = "query { slackWorkspace { teamId teamName alertChannel } }"
 GOOD = {"teamId": "T0GLOBEX", "botToken": "xoxb-globex-token", "alertChannel": "C0G"}
+
+
+@pytest.fixture(autouse=True)
+def globex_workspace(slack_settings: Settings, fake_slack: FakeSlack) -> FakeSlack:
+    """The workspace GOOD names, in the fake Slack OpsWatch verifies bot tokens with."""
+    fake_slack.add_workspace("T0GLOBEX", "xoxb-globex-token", "UGLOBEXBOT", name="Globex")
+    return fake_slack
 
 
 async def _configure(client: httpx.AsyncClient, token: str, **changes: Any) -> dict[str, Any]:
@@ -96,10 +106,13 @@ async def test_one_workspace_belongs_to_one_tenant(
     acme: TenantKit,
     globex: TenantKit,
     app_runtime: runtime.Runtime,
+    globex_workspace: FakeSlack,
 ) -> None:
+    globex_workspace.add_workspace("T0GLOBEX", "xoxb-acme", "UGLOBEXBOT")
     first = await _configure(client, acme.admin_token, botToken="xoxb-acme")
     assert "errors" not in first, first
 
+    globex_workspace.add_workspace("T0GLOBEX", "xoxb-globex-token", "UGLOBEXBOT")  # reinstalled
     second = await _configure(client, globex.admin_token)
     assert second["data"] is None
     [error] = second["errors"]
@@ -113,6 +126,7 @@ async def test_one_workspace_belongs_to_one_tenant(
     assert bot_token(acme_tenant, app_runtime.secret_box) == "xoxb-acme"
 
     # Connecting the same workspace again, to the tenant that has it, updates it.
+    globex_workspace.add_workspace("T0GLOBEX", "xoxb-acme-2", "UGLOBEXBOT")
     again = await _configure(client, acme.admin_token, botToken="xoxb-acme-2", alertChannel=None)
     assert again == {"data": {"configureSlack": {"teamId": "T0GLOBEX", "alertChannel": None}}}
     await acme_tenant.refresh_from_db()
@@ -123,18 +137,25 @@ async def test_one_workspace_belongs_to_one_tenant(
 
 
 async def test_the_cli_connects_a_workspace(
-    test_env: dict[str, str], globex: TenantKit, app_runtime: runtime.Runtime
+    test_env: dict[str, str],
+    globex: TenantKit,
+    app_runtime: runtime.Runtime,
+    globex_workspace: FakeSlack,
 ) -> None:
-    result = opswatch(
-        test_env,
+    globex_workspace.add_workspace("T0X", "xoxb-x", "UXBOT")
+    env = {**test_env, "OPSWATCH_SLACK_API_URL": f"{globex_workspace.url}/api/"}
+    result = await asyncio.to_thread(
+        opswatch,
+        env,
         "tenant", "configure-slack", globex.tenant.slug, "--team-id", "T0X",
         "--bot-token", "xoxb-x", "--alert-channel", "C0X", "--json",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {
         "slug": globex.tenant.slug,
-        "teamId": "T0X",
-        "alertChannel": "C0X",
+        "team_id": "T0X",
+        "alert_channel": "C0X",
+        "bot_user_id": "UXBOT",
     }
     tenant = await Tenant.get(id=globex.tenant.id)
     assert tenant.slack_team_id == "T0X"
