@@ -3,12 +3,17 @@ about, the refusal for bad signatures, and moving an attempt's status forward.""
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from opswatch.models import DeliveryStatus, EscalationEvent, Tenant
+from opswatch.logs import channel_label, delivery_failed, person_label
+from opswatch.metrics.definitions import PAGE_REPORTS
+from opswatch.models import Alert, DeliveryStatus, EscalationEvent, Tenant, User
+
+log = logging.getLogger(__name__)
 
 # Progress never goes backwards: a late "ringing" does not undo "answered".
 RANK = {
@@ -44,4 +49,31 @@ async def advance(event: EscalationEvent, new: DeliveryStatus | None, reason: st
     values: dict[str, object] = {"status": new}
     if new is DeliveryStatus.FAILED:
         values["reason"] = reason
-    await EscalationEvent.filter(id=event.id).update(**values)
+    # Only from a lower rank, in the statement itself: two callbacks racing (Twilio
+    # retries, a status and a voice callback at once) move it forward once, so a
+    # failure is logged and counted once.
+    lower = [status for status in DeliveryStatus if RANK.get(status, 0) < RANK[new]]
+    moved = await EscalationEvent.filter(id=event.id, status__in=lower).update(**values)
+    if not moved:
+        return
+    PAGE_REPORTS.labels(event.channel.name, new.name).inc()
+    if new in (DeliveryStatus.FAILED, DeliveryStatus.NO_ANSWER):
+        await _report_failure(event, new, reason)
+
+
+async def _report_failure(event: EscalationEvent, status: DeliveryStatus, reason: str) -> None:
+    """A page the provider took and later reported as not delivered: the same WARNING
+    line and count as a refusal at send time (``escalation.delivery``)."""
+    tenant = await Tenant.get(id=event.tenant_id)  # type: ignore[attr-defined]
+    alert = await Alert.get_or_none(id=event.alert_id)  # type: ignore[attr-defined]
+    user_id = event.user_id  # type: ignore[attr-defined]
+    user = await User.get_or_none(id=user_id) if user_id else None
+    delivery_failed(
+        log,
+        f"page {status.value} (reported by the provider)",
+        tenant=tenant.slug,
+        alert=alert.short_id if alert else None,
+        person=person_label(user_id, user.name if user else None) if user_id else None,
+        channel=channel_label(event.channel.name, None),
+        reason=reason if status is DeliveryStatus.FAILED else "no answer",
+    )

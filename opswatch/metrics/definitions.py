@@ -36,6 +36,12 @@ PAGES = Counter(
     "Pages handed to a provider (or given up before), by channel and the status it got",
     ["channel", "status"],
 )
+PAGE_REPORTS = Counter(
+    "opswatch_page_reports_total",
+    "Providers' delivery reports after a page was handed over (delivered, answered,"
+    " no_answer, failed), by channel; each attempt is counted once per status it reaches",
+    ["channel", "status"],
+)
 PROVIDER_LATENCY = Histogram(
     "opswatch_provider_request_seconds",
     "How long a provider took to answer a page, by provider and operation",

@@ -9,10 +9,15 @@ import httpx
 import pytest
 
 from opswatch.escalation import breaker
-from opswatch.models import Channel
+from opswatch.models import Channel, DeliveryStatus, EscalationEvent
 from opswatch.runtime import Runtime
 from tests.escalation.support import fire, two_tier_policy
-from tests.escalation.test_twilio import Twilio, settle_all, twilio  # noqa: F401 (a fixture)
+from tests.escalation.test_twilio import (  # noqa: F401 (twilio: a fixture)
+    Twilio,
+    settle_all,
+    signed_post,
+    twilio,
+)
 from tests.factories import TenantKit
 
 FIELDS = ("tenant", "alert", "person", "channel", "reason")
@@ -87,3 +92,28 @@ async def test_nobody_on_call_is_a_failed_page_logged_once(
     assert line.alert == alert.short_id  # type: ignore[attr-defined]
     assert line.person.startswith("roster:")  # type: ignore[attr-defined]
     assert "nobody is on call for Primary" in line.reason  # type: ignore[attr-defined]
+
+
+async def test_a_call_twilio_later_reports_failed_is_one_warning_however_often_it_says_so(
+    client: httpx.AsyncClient,
+    acme: TenantKit,
+    app_runtime: Runtime,
+    twilio: Twilio,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    setup = await two_tier_policy(acme, channels=[Channel.PHONE])
+    alert = await fire(client, acme, app_runtime)
+    [call] = twilio.fake.calls
+    report = {"CallSid": call["sid"], "CallStatus": "failed", "ErrorCode": "32009"}
+    with caplog.at_level(logging.INFO):
+        # Twilio retries a callback it did not see answered: the second is a repeat.
+        for _ in range(2):
+            response = await signed_post(client, twilio.token, call["StatusCallback"], report)
+            assert response.status_code == 204
+    (line,) = _page_warnings(caplog)
+    assert line.getMessage().startswith("page failed (reported by the provider)")
+    assert line.alert == alert.short_id  # type: ignore[attr-defined]
+    assert line.person == f"{setup.primary.id} (Pat)"  # type: ignore[attr-defined]
+    assert line.reason == "Twilio: 32009"  # type: ignore[attr-defined]
+    phone = await EscalationEvent.get(user_id=setup.primary.id, channel=Channel.PHONE, tier=1)
+    assert (phone.status, phone.reason) == (DeliveryStatus.FAILED, "Twilio: 32009")
