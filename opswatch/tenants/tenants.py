@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
@@ -111,7 +112,11 @@ async def update_tenant(*, tenant: Tenant, changes: dict[str, Any], actor: Actor
             if key in values:
                 settings[key] = values[key]
         name = values.get("name", current.name)
-        await Tenant.filter(id=tenant.id).using_db(connection).update(name=name, settings=settings)
+        await (
+            Tenant.filter(id=tenant.id)
+            .using_db(connection)
+            .update(name=name, settings=settings, updated_at=datetime.now(UTC))
+        )
         after = _settings_view(name, settings)
         await record(
             tenant_id=tenant.id,
