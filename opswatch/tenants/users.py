@@ -156,14 +156,16 @@ async def get_user_by_email(tenant: Tenant, email: str, field: str = "email") ->
     return user
 
 
-def check_may_change(editor: User | None, user: User, values: dict[str, Any]) -> None:
-    """Admins change anyone; others only their own contact details and time zone.
+def check_may_change(editor: User | None, user: User, changes: dict[str, Any]) -> None:
+    """Admins change anyone; others only their own contact details and time zone
+    (their own role given unchanged, as a form sends it, is no change).
     ``editor`` None is an operator at the CLI."""
     if editor is None or editor.role is Role.ADMIN:
         return
     if editor.id != user.id:
         raise Forbidden("only admins may change other people", field="id")
-    if "role" in values and values["role"] is not user.role:
+    role = changes.get("role")
+    if role is not None and parse_role(role) is not user.role:
         raise Forbidden("only admins may change roles", field="role")
 
 
@@ -176,8 +178,9 @@ async def update_user(
     unknown = set(changes) - set(CHANGEABLE)
     if unknown:
         raise ValueError(f"not a user field: {sorted(unknown)}")  # a programming error
+    # Who may change what comes first: someone else's record is refused, not validated.
+    check_may_change(editor, user, changes)
     values = {column: _checked(column, value) for column, value in changes.items()}
-    check_may_change(editor, user, values)
     demoted = user.role is Role.ADMIN and values.get("role", Role.ADMIN) is not Role.ADMIN
     before = {column: _plain(getattr(user, column)) for column in values}
     try:

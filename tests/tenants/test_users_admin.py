@@ -118,6 +118,8 @@ async def test_a_responder_changes_their_own_phone_and_time_zone_but_not_someone
         client, token, UPDATE_USER, id=str(frank.id), input={"phone": "+4915100000009"}
     )
     assert refusal(theirs)[:2] == ("FORBIDDEN", "id")
+    malformed = await graphql(client, token, UPDATE_USER, id=str(frank.id), input={"phone": "1"})
+    assert refusal(malformed)[:2] == ("FORBIDDEN", "id")  # refused as not theirs to change
     assert (await User.get(id=frank.id)).phone == "+4915100000002"
     # A viewer reads; they change nobody, themselves included.
     mine = await graphql(
