@@ -35,7 +35,7 @@ def add_commands(commands: Any) -> None:
     user_create.set_defaults(handler=user_create_command)
 
     listing = user.add_parser("list", help="list a tenant's users")
-    listing.add_argument("slug", metavar="SLUG")
+    _tenant(listing)
     json_flag(listing)
     listing.set_defaults(handler=user_list_command)
 
@@ -72,14 +72,19 @@ def add_commands(commands: Any) -> None:
     json_flag(token_list)
     token_list.set_defaults(handler=token_list_command)
     token_revoke = token.add_parser("revoke", help="revoke a token by prefix or id")
-    token_revoke.add_argument("slug", metavar="SLUG")
+    _tenant(token_revoke)
     token_revoke.add_argument("prefix", metavar="PREFIX")
     json_flag(token_revoke)
     token_revoke.set_defaults(handler=token_revoke_command)
 
 
+def _tenant(parser: argparse.ArgumentParser) -> None:
+    # --tenant, as ``user create`` and ``apikey`` spell it: one way across commands.
+    parser.add_argument("--tenant", dest="slug", required=True, metavar="SLUG")
+
+
 def _person(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("slug", metavar="SLUG")
+    _tenant(parser)
     parser.add_argument("email", metavar="EMAIL")
 
 
