@@ -132,24 +132,12 @@ async def configure_slack(
 async def _verified_bot_user(team_id: str, token: str, given: str | None) -> str | None:
     """Asks Slack (``auth.test``) whether the token works and for which workspace, before
     anything is stored; returns the bot's user id (the given one, or Slack's)."""
-    try:
-        response = await new_client(token).auth_test()
-    except SlackApiError as error:
-        code = str(error.response.get("error") or "unknown_error")
-        if code in REFUSED_TOKEN_ERRORS:
-            raise InvalidInput(
-                f"botToken was refused by Slack ({code}): copy the Bot User OAuth Token again",
-                field="botToken",
-            ) from None
-        raise InvalidInput(
-            f"Slack could not verify the bot token ({code}); nothing was stored, try again"
-        ) from None
-    except (SlackClientError, aiohttp.ClientError, TimeoutError, OSError) as error:
-        raise InvalidInput(
-            f"Slack could not be reached to verify the bot token "
-            f"({str(error) or type(error).__name__}); nothing was stored, try again"
-        ) from None
-    answer: dict[str, Any] = response.data if isinstance(response.data, dict) else {}
+    answer = await _auth_test(token)
+    if isinstance(answer, InvalidInput):
+        # Raised here, outside the except clause that built it: an error raised while
+        # a network error is being handled carries it as __context__, and GraphQL
+        # would then report a database outage instead of this message.
+        raise answer
     token_team = answer.get("team_id")
     if token_team != team_id:
         raise InvalidInput(
@@ -164,6 +152,28 @@ async def _verified_bot_user(team_id: str, token: str, given: str | None) -> str
             field="botUserId",
         )
     return given or (str(token_user) if token_user else None)
+
+
+async def _auth_test(token: str) -> dict[str, Any] | InvalidInput:
+    """What ``auth.test`` answered, or the refusal to raise when it did not say yes."""
+    try:
+        response = await new_client(token).auth_test()
+    except SlackApiError as error:
+        code = str(error.response.get("error") or "unknown_error")
+        if code in REFUSED_TOKEN_ERRORS:
+            return InvalidInput(
+                f"botToken was refused by Slack ({code}): copy the Bot User OAuth Token again",
+                field="botToken",
+            )
+        return InvalidInput(
+            f"Slack could not verify the bot token ({code}); nothing was stored, try again"
+        )
+    except (SlackClientError, aiohttp.ClientError, TimeoutError, OSError) as error:
+        return InvalidInput(
+            f"Slack could not be reached to verify the bot token "
+            f"({str(error) or type(error).__name__}); nothing was stored, try again"
+        )
+    return response.data if isinstance(response.data, dict) else {}
 
 
 async def tenant_for_team(team_id: str | None) -> Tenant | None:
