@@ -50,13 +50,20 @@ _NETWORK_ERRNOS = frozenset(
 
 
 def causes(error: BaseException) -> Iterator[BaseException]:
-    """The error and what caused it, outermost first (each once)."""
+    """The error and what caused it, outermost first (each once). ``raise … from None``
+    ends the chain: a refusal raised while handling a network error (Slack unreachable
+    while configuring it) is the refusal, not a database outage."""
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         yield current
-        current = current.__cause__ or current.__context__
+        if current.__cause__ is not None:
+            current = current.__cause__
+        elif current.__suppress_context__:
+            current = None
+        else:
+            current = current.__context__
 
 
 def retryable(error: BaseException) -> bool:

@@ -56,3 +56,23 @@ def test_a_closed_connection_or_a_shutdown_is_retried() -> None:
     assert not retryable(ValueError("a bug"))
     assert not retryable(IsADirectoryError(21, "Is a directory"))
     assert not retryable(OSError(36, "File name too long"))
+
+
+def test_an_error_raised_from_none_is_not_its_context() -> None:
+    """A refusal raised while handling a network error (``from None``) is the refusal;
+    without ``from None`` the network error still counts (a broken connection)."""
+
+    def raised(suppress: bool) -> Exception:
+        try:
+            try:
+                raise ConnectionRefusedError("unreachable")
+            except ConnectionRefusedError:
+                if suppress:
+                    raise ValueError("could not be reached; nothing was stored") from None
+                raise ValueError("failed while the connection broke")  # noqa: B904
+        except ValueError as error:
+            return error
+        raise AssertionError("not raised")
+
+    assert not retryable(raised(suppress=True))
+    assert retryable(raised(suppress=False))
