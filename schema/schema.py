@@ -26,11 +26,13 @@ from schema.extensions import DatabaseUnavailable, RefuseNul
 from schema.inbox import FailedEventConnection, RetriedEvents
 from schema.knowledge import Incident, IncidentConnection, IncidentEvent, KnowledgeHit
 from schema.knowledge_runbooks import Runbook
+from schema.logged import LoggedSchema
 from schema.rosters import Notification, OnCallChange, Override, Roster
 from schema.services import Service
 from schema.slack import SlackWorkspace
+from schema.telephony import TelephonyTest
 from schema.tenants import ApiKey, CreatedApiKey, Tenant, Viewer
-from schema.users import User
+from schema.users import CreatedUserToken, User, UserToken
 
 
 @strawberry.type
@@ -38,6 +40,7 @@ class Query:
     viewer: Viewer = strawberry.field(resolver=tenant_resolvers.viewer)
     users: list[User] = strawberry.field(resolver=user_resolvers.users)
     user: User | None = strawberry.field(resolver=user_resolvers.user)
+    user_tokens: list[UserToken] = strawberry.field(resolver=user_resolvers.user_tokens_list)
     services: list[Service] = strawberry.field(resolver=service_resolvers.services)
     api_keys: list[ApiKey] = strawberry.field(resolver=tenant_resolvers.api_keys)
     alerts: AlertConnection = strawberry.field(resolver=alert_resolvers.alerts)
@@ -51,7 +54,7 @@ class Query:
     slack_workspace: SlackWorkspace | None = strawberry.field(
         resolver=slack_resolvers.slack_workspace
     )
-    slack_install_url: str = strawberry.field(resolver=slack_resolvers.slack_install_url)
+    slack_install_url: str | None = strawberry.field(resolver=slack_resolvers.slack_install_url)
     incidents: IncidentConnection = strawberry.field(resolver=knowledge_resolvers.incidents_page)
     incident: Incident | None = strawberry.field(resolver=knowledge_resolvers.incident)
     search_knowledge_base: list[KnowledgeHit] = strawberry.field(
@@ -66,12 +69,21 @@ class Query:
 @strawberry.type
 class Mutation:
     create_user: User = strawberry.mutation(resolver=user_resolvers.create_user)
+    update_user: User = strawberry.mutation(resolver=user_resolvers.update_user)
+    deactivate_user: User = strawberry.mutation(resolver=user_resolvers.deactivate_user)
+    reactivate_user: User = strawberry.mutation(resolver=user_resolvers.reactivate_user)
+    delete_user: strawberry.ID = strawberry.mutation(resolver=user_resolvers.delete_user)
+    create_user_token: CreatedUserToken = strawberry.mutation(
+        resolver=user_resolvers.create_user_token
+    )
+    revoke_user_token: UserToken = strawberry.mutation(resolver=user_resolvers.revoke_user_token)
     create_service: Service = strawberry.mutation(resolver=service_resolvers.create_service)
     update_service: Service = strawberry.mutation(resolver=service_resolvers.update_service)
     delete_service: strawberry.ID = strawberry.mutation(resolver=service_resolvers.delete_service)
     create_api_key: CreatedApiKey = strawberry.mutation(resolver=tenant_resolvers.create_api_key)
     update_api_key: ApiKey = strawberry.mutation(resolver=tenant_resolvers.update_api_key)
     revoke_api_key: ApiKey = strawberry.mutation(resolver=tenant_resolvers.revoke_api_key)
+    update_tenant: Tenant = strawberry.mutation(resolver=tenant_resolvers.update_tenant)
     acknowledge_alert: Alert = strawberry.mutation(resolver=alert_resolvers.acknowledge_alert)
     resolve_alert: Alert = strawberry.mutation(resolver=alert_resolvers.resolve_alert)
     escalate_alert: Alert = strawberry.mutation(resolver=alert_resolvers.escalate_alert)
@@ -95,6 +107,9 @@ class Mutation:
     )
     configure_telephony: Tenant = strawberry.mutation(
         resolver=telephony_resolvers.configure_telephony_resolver
+    )
+    test_telephony: TelephonyTest = strawberry.mutation(
+        resolver=telephony_resolvers.telephony_test_resolver
     )
     configure_slack: SlackWorkspace = strawberry.mutation(
         resolver=slack_resolvers.configure_slack_resolver
@@ -130,10 +145,12 @@ class Subscription:
 def should_mask(error: GraphQLError) -> bool:
     """Show what the caller can fix (our errors, validation); hide everything else."""
     original = error.original_error
-    return original is not None and not isinstance(original, OpsWatchError)
+    # A GraphQLError as the original is the caller's own mistake too (a variable
+    # that does not fit its type): masking it would hide what to fix.
+    return original is not None and not isinstance(original, OpsWatchError | GraphQLError)
 
 
-schema = strawberry.Schema(
+schema = LoggedSchema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,
