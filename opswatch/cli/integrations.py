@@ -10,7 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from opswatch.audit.actor import Actor
-from opswatch.cli.output import FLAGS, CommandError, emit, json_flag, run_with_database
+from opswatch.cli.output import (
+    FLAGS,
+    SLUG_ARGUMENT,
+    CommandError,
+    emit,
+    json_flag,
+    run_with_database,
+)
 from opswatch.config import Settings
 from opswatch.errors import OpsWatchError
 from opswatch.tenants import tenants
@@ -94,7 +101,7 @@ def tenant_configure_telephony(args: argparse.Namespace) -> int:
                 actor=Actor.cli(),
             )
 
-    tenant = run_with_database(work)
+    tenant = run_with_database(work, flags=SLUG_ARGUMENT)
     result = {
         "slug": tenant.slug,
         "provider": args.provider,
@@ -126,7 +133,7 @@ def tenant_configure_slack(args: argparse.Namespace) -> int:
                 actor=Actor.cli(),
             )
 
-    tenant = run_with_database(work)
+    tenant = run_with_database(work, flags=SLUG_ARGUMENT)
     slack = tenant.settings["slack"]
     result = {
         "slug": tenant.slug,
@@ -150,7 +157,7 @@ def tenant_test_telephony(args: argparse.Namespace) -> int:
             tenant=tenant, settings=settings, box=runtime.current().secret_box
         )
 
-    check = run_with_database(work)
+    check = run_with_database(work, flags=SLUG_ARGUMENT)
     result = {
         "slug": args.slug,
         "provider": check.provider,

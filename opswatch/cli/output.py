@@ -70,8 +70,16 @@ async def connected(settings: Settings) -> AsyncIterator[runtime.Runtime]:
         await db.disconnect()
 
 
-def run_with_database(work: Callable[[Settings], Awaitable[Any]]) -> Any:
-    """Run ``work`` connected; a caller-fixable error becomes a one-line CLI error."""
+# Commands whose tenant is the positional SLUG (``tenant update acme``), not --tenant.
+SLUG_ARGUMENT = {"tenant": "SLUG"}
+
+
+def run_with_database(
+    work: Callable[[Settings], Awaitable[Any]], *, flags: dict[str, str] | None = None
+) -> Any:
+    """Run ``work`` connected; a caller-fixable error becomes a one-line CLI error.
+    ``flags`` names fields the command spells its own way (``tenant`` as ``SLUG``)."""
+    names = {**FLAGS, **(flags or {})}
     settings = load_settings()
 
     async def main() -> Any:
@@ -87,7 +95,7 @@ def run_with_database(work: Callable[[Settings], Awaitable[Any]]) -> Any:
                 ) from None
             except OpsWatchError as error:
                 # "fieldMap.titel" is a key of --field-map; the message names the key.
-                flag = FLAGS.get((error.field or "").split(".")[0], error.field)
+                flag = names.get((error.field or "").split(".")[0], error.field)
                 message = f"{flag}: {error.message}" if flag else error.message
                 raise CommandError(message) from None
 

@@ -8,7 +8,13 @@ from typing import Any
 
 from opswatch.audit.actor import Actor
 from opswatch.cli import integrations
-from opswatch.cli.output import CommandError, emit, json_flag, run_with_database
+from opswatch.cli.output import (
+    SLUG_ARGUMENT,
+    CommandError,
+    emit,
+    json_flag,
+    run_with_database,
+)
 from opswatch.config import Settings
 from opswatch.tenants import tenants
 
@@ -54,7 +60,7 @@ def tenant_create(args: argparse.Namespace) -> int:
     async def work(settings: Settings) -> Any:
         return await tenants.create_tenant(name=args.name, slug=args.slug, actor=Actor.cli())
 
-    tenant = run_with_database(work)
+    tenant = run_with_database(work, flags=SLUG_ARGUMENT)
     result = {"id": str(tenant.id), "slug": tenant.slug, "name": tenant.name}
     return emit(result, as_json=args.json, text=f"created tenant {tenant.slug} ({tenant.id})")
 
@@ -77,7 +83,7 @@ def tenant_list(args: argparse.Namespace) -> int:
             "timezone": tenants.timezone_of(tenant),
             "users": users,
         }
-        for tenant, users in run_with_database(work)
+        for tenant, users in run_with_database(work, flags=SLUG_ARGUMENT)
     ]
     lines = [
         f"{row['slug']:<24} {row['timezone']:<20} {row['users']:>5} users  {row['name']}"
@@ -103,7 +109,7 @@ def tenant_update(args: argparse.Namespace) -> int:
         tenant = await tenants.get_tenant_by_slug(args.slug)
         return await tenants.update_tenant(tenant=tenant, changes=changes, actor=Actor.cli())
 
-    tenant = run_with_database(work)
+    tenant = run_with_database(work, flags=SLUG_ARGUMENT)
     result = {
         "slug": tenant.slug,
         "name": tenant.name,
