@@ -39,7 +39,7 @@ def known(word: str, mapping: Mapping[str, str]) -> Severity | None:
 
 def map_severity(label: str | None, mapping: Mapping[str, str]) -> Severity:
     """Never fails: an event already accepted must still page, so unknown is WARNING."""
-    if label is None:
+    if label is None or not label.strip():
         return DEFAULT
     return known(label, mapping) or DEFAULT
 
@@ -51,8 +51,9 @@ def accepted_words(mapping: Mapping[str, str]) -> list[str]:
 
 def checked(label: str | None, field: str, mapping: Mapping[str, str]) -> str | None:
     """``label`` when it is absent or a known word; else InvalidInput naming ``field``
-    (as the sender's payload spells it) and listing the words accepted."""
-    if label is None or known(label, mapping) is not None:
+    (as the sender's payload spells it) and listing the words accepted. A blank one is
+    absent: templating senders send ``""`` for "no severity"."""
+    if label is None or not label.strip() or known(label, mapping) is not None:
         return label
     shown = label if len(label) <= _SHOWN_WORD else label[:_SHOWN_WORD] + "…"
     raise InvalidInput(

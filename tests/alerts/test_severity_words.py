@@ -145,10 +145,11 @@ async def test_one_bad_alert_refuses_the_whole_batch_and_nothing_is_stored(
     assert not await Alert.filter(tenant=acme.tenant).exists()
 
 
-async def test_a_missing_severity_is_still_a_warning(
-    client: httpx.AsyncClient, acme: TenantKit, app_runtime: Runtime
+@pytest.mark.parametrize("severity", [None, "", "  "])
+async def test_a_missing_or_blank_severity_is_still_a_warning(
+    client: httpx.AsyncClient, acme: TenantKit, app_runtime: Runtime, severity: str | None
 ) -> None:
-    response = await post(client, "alertmanager", acme.api_key, alertmanager_with(None))
+    response = await post(client, "alertmanager", acme.api_key, alertmanager_with(severity))
 
     assert response.status_code == 202, response.text
     await drained(app_runtime)
