@@ -3,7 +3,6 @@ from small fixed sets (formats, channels, statuses, Slack methods), never ids.""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -70,9 +69,9 @@ def webhook_answered(source_format: str, response: R) -> R:
     accepted = response.status_code < 300
     outcome = "accepted" if accepted else str(response.status_code)
     WEBHOOK_REQUESTS.labels(source_format, outcome).inc()
-    if accepted:
-        taken = json.loads(bytes(response.body)).get("accepted", 0)
-        EVENTS_RECEIVED.labels(source_format).inc(int(taken))
+    taken = getattr(response, "accepted", 0)  # webhooks.Accepted carries it
+    if accepted and taken:
+        EVENTS_RECEIVED.labels(source_format).inc(taken)
     return response
 
 
